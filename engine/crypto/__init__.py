@@ -1,0 +1,1 @@
+"""Cryptography for the engine: thin wrappers over the `cryptography` package."""

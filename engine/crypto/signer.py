@@ -1,0 +1,128 @@
+"""The signing oracle shared by the engine and the s2n bridge.
+
+Both sides sign CertificateVerify through a ``Signer``, so that for the same
+inputs they emit the same signature bytes:
+
+- ECDSA uses RFC 6979 deterministic nonces (no randomness drawn);
+- RSA-PSS draws its salt (hash-length bytes) from the connection's random stream,
+  then encodes EMSA-PSS (RFC 8017 section 9.1.1) itself, because ``cryptography``
+  cannot take a caller's salt;
+- RSA PKCS#1 v1.5 is deterministic by construction.
+
+Signers work on digests: s2n's async private-key operation hands out the digest
+of the content to sign, and the engine computes the same digest.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Protocol
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+from engine.randomness import DrawKind, RandomSource
+
+__all__ = ["KeySigner", "SignatureScheme", "Signer", "SigningError", "scheme_hash"]
+
+
+class SignatureScheme(IntEnum):
+    """TLS SignatureScheme code points (RFC 8446 section 4.2.3) the harness signs with."""
+
+    RSA_PKCS1_SHA256 = 0x0401
+    RSA_PKCS1_SHA384 = 0x0501
+    RSA_PKCS1_SHA512 = 0x0601
+    ECDSA_SECP256R1_SHA256 = 0x0403
+    ECDSA_SECP384R1_SHA384 = 0x0503
+    ECDSA_SECP521R1_SHA512 = 0x0603
+    RSA_PSS_RSAE_SHA256 = 0x0804
+    RSA_PSS_RSAE_SHA384 = 0x0805
+    RSA_PSS_RSAE_SHA512 = 0x0806
+    RSA_PSS_PSS_SHA256 = 0x0809
+    RSA_PSS_PSS_SHA384 = 0x080A
+    RSA_PSS_PSS_SHA512 = 0x080B
+
+
+class SigningError(ValueError):
+    """The key cannot sign with the requested scheme, or the digest has the wrong size."""
+
+
+def scheme_hash(scheme: SignatureScheme) -> hashes.HashAlgorithm:
+    """The hash a scheme signs with."""
+    name = scheme.name
+    if name.endswith("SHA256"):
+        return hashes.SHA256()
+    if name.endswith("SHA384"):
+        return hashes.SHA384()
+    return hashes.SHA512()
+
+
+class Signer(Protocol):
+    """Signs a digest with a scheme; RSA-PSS salts come from ``random``."""
+
+    def sign_digest(self, scheme: SignatureScheme, digest: bytes, random: RandomSource) -> bytes:
+        """Return the signature of ``digest`` under ``scheme``."""
+        ...
+
+
+class KeySigner:
+    """A ``Signer`` over one private key (ECDSA or RSA)."""
+
+    def __init__(self, private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
+        self._key = private_key
+
+    def sign_digest(self, scheme: SignatureScheme, digest: bytes, random: RandomSource) -> bytes:
+        """Sign ``digest``; raise ``SigningError`` when key, scheme and digest don't fit together."""
+        algorithm = scheme_hash(scheme)
+        if len(digest) != algorithm.digest_size:
+            raise SigningError(f"{scheme.name} needs a {algorithm.digest_size}-byte digest, got {len(digest)}")
+        if isinstance(self._key, ec.EllipticCurvePrivateKey):
+            if not scheme.name.startswith("ECDSA"):
+                raise SigningError(f"an ECDSA key cannot sign with {scheme.name}")
+            return self._key.sign(digest, ec.ECDSA(utils.Prehashed(algorithm), deterministic_signing=True))
+        if scheme.name.startswith("RSA_PKCS1"):
+            return self._key.sign(digest, padding.PKCS1v15(), utils.Prehashed(algorithm))
+        if scheme.name.startswith("RSA_PSS"):
+            return _sign_pss(self._key, algorithm, digest, random.draw(algorithm.digest_size, DrawKind.BYTES))
+        raise SigningError(f"an RSA key cannot sign with {scheme.name}")
+
+
+def _mgf1(seed: bytes, length: int, algorithm: hashes.HashAlgorithm) -> bytes:
+    output = b""
+    counter = 0
+    while len(output) < length:
+        digest = hashes.Hash(type(algorithm)())
+        digest.update(seed + counter.to_bytes(4, "big"))
+        output += digest.finalize()
+        counter += 1
+    return output[:length]
+
+
+def _emsa_pss_encode(digest: bytes, salt: bytes, em_bits: int, algorithm: hashes.HashAlgorithm) -> bytes:
+    """RFC 8017 section 9.1.1, steps 4 to 12, from the message digest ``mHash``."""
+    em_len = (em_bits + 7) // 8
+    hash_len = algorithm.digest_size
+    if em_len < hash_len + len(salt) + 2:
+        raise SigningError("RSA key too small for this PSS hash")
+    m_prime_hash = hashes.Hash(type(algorithm)())
+    m_prime_hash.update(bytes(8) + digest + salt)
+    h = m_prime_hash.finalize()
+    data_block = bytes(em_len - len(salt) - hash_len - 2) + b"\x01" + salt
+    mask = _mgf1(h, em_len - hash_len - 1, algorithm)
+    masked = bytearray(a ^ b for a, b in zip(data_block, mask, strict=True))
+    masked[0] &= 0xFF >> (8 * em_len - em_bits)
+    return bytes(masked) + h + b"\xbc"
+
+
+def _sign_pss(key: rsa.RSAPrivateKey, algorithm: hashes.HashAlgorithm, digest: bytes, salt: bytes) -> bytes:
+    """RSASSA-PSS with a given salt: encode, RSASP1 with the CRT, then verify (a fault guard)."""
+    numbers = key.private_numbers()
+    modulus = numbers.public_numbers.n
+    encoded = int.from_bytes(_emsa_pss_encode(digest, salt, modulus.bit_length() - 1, algorithm), "big")
+    m1 = pow(encoded, numbers.dmp1, numbers.p)
+    m2 = pow(encoded, numbers.dmq1, numbers.q)
+    signature_int = m2 + numbers.q * ((numbers.iqmp * (m1 - m2)) % numbers.p)
+    signature = signature_int.to_bytes((modulus.bit_length() + 7) // 8, "big")
+    pss = padding.PSS(mgf=padding.MGF1(type(algorithm)()), salt_length=len(salt))
+    key.public_key().verify(signature, digest, pss, utils.Prehashed(algorithm))
+    return signature

@@ -1,0 +1,294 @@
+"""``Connection``: one s2n-tls connection, in memory or over a file descriptor.
+
+In memory, bytes s2n writes are collected in ``outgoing`` (one entry per send
+call) and bytes for s2n to read are given with ``feed()``. Every call into s2n
+first selects this connection's random stream (``docs/determinism.md``), and
+blinding is always self-service: s2n never sleeps after an error.
+
+>>> with Connection(config, Mode.CLIENT, seed=7, server_name="localhost") as client:  # doctest: +SKIP
+...     client.negotiate()   # False: blocked, waiting for the server's flight
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+from engine.crypto.signer import SignatureScheme
+from engine.randomness import OsRandomSource, RandomSource, StreamLabel
+from s2n_bridge._native import native
+from s2n_bridge.config import Config
+from s2n_bridge.errors import S2NBlockedError, S2NError, S2NUsageError, error_from_errno
+from s2n_bridge.info import ConnectionInfo, read_info, selected_signature_scheme
+from s2n_bridge.rng import BridgeStream
+
+__all__ = ["Connection", "Mode", "RecordSize"]
+
+_BLOCKED = -2
+
+
+class Mode(Enum):
+    """Which side of the handshake a connection plays."""
+
+    CLIENT = StreamLabel.CLIENT
+    SERVER = StreamLabel.SERVER
+
+
+class RecordSize(Enum):
+    """s2n's record sizing: its default, ``prefer_throughput`` or ``prefer_low_latency``."""
+
+    DEFAULT = "default"
+    THROUGHPUT = "throughput"
+    LOW_LATENCY = "low_latency"
+
+
+class Connection:
+    """An owned ``struct s2n_connection``; close it (or use ``with``) to free it."""
+
+    def __init__(
+        self,
+        config: Config,
+        mode: Mode,
+        *,
+        seed: int | None = None,
+        server_name: str | None = None,
+        fd: int | None = None,
+        record_size: RecordSize = RecordSize.DEFAULT,
+    ) -> None:
+        self._ffi, self._lib = native()
+        self._ptr: Any = self._ffi.NULL
+        self.config = config
+        self.mode = mode
+        self.stream = BridgeStream(seed, mode.value) if seed is not None else None
+        self.outgoing: list[bytes] = []
+        self._incoming = bytearray()
+        self._eof = False
+        self._callback_error: BaseException | None = None
+        self._handle = self._ffi.new_handle(self)
+        s2n_mode = self._lib.S2N_CLIENT if mode is Mode.CLIENT else self._lib.S2N_SERVER
+        self._ptr = self._call_pointer(lambda: self._lib.s2n_connection_new(s2n_mode), "s2n_connection_new")
+        try:
+            self._setup(server_name, fd, record_size)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, server_name: str | None, fd: int | None, record_size: RecordSize) -> None:
+        lib = self._lib
+        self._call(lib.s2n_connection_set_config, "set config", self.config.pointer)
+        self._call(lib.s2n_connection_set_blinding, "set blinding", lib.S2N_SELF_SERVICE_BLINDING)
+        self._call(lib.s2n_connection_set_ctx, "set ctx", self._handle)
+        if fd is None:
+            self._call(lib.s2n_connection_set_recv_cb, "recv cb", lib.tlsdiff_recv_trampoline)
+            self._call(lib.s2n_connection_set_send_cb, "send cb", lib.tlsdiff_send_trampoline)
+            self._call(lib.s2n_connection_set_recv_ctx, "recv ctx", self._handle)
+            self._call(lib.s2n_connection_set_send_ctx, "send ctx", self._handle)
+        else:
+            self._call(lib.s2n_connection_set_fd, "set fd", fd)
+        if server_name is not None:
+            self._call(lib.s2n_set_server_name, "set server name", server_name.encode())
+        if record_size is RecordSize.THROUGHPUT:
+            self._call(lib.s2n_connection_prefer_throughput, "prefer throughput")
+        elif record_size is RecordSize.LOW_LATENCY:
+            self._call(lib.s2n_connection_prefer_low_latency, "prefer low latency")
+
+    # ---- calling into s2n ----
+
+    @property
+    def pointer(self) -> Any:
+        """The ``struct s2n_connection *``; valid until ``close()``."""
+        if self._ptr == self._ffi.NULL:
+            raise S2NUsageError("S2N_ERR_NULL", "connection is closed", call="Connection.pointer")
+        return self._ptr
+
+    def _select(self) -> Any:
+        return self._lib.tlsdiff_select(self.stream.memory if self.stream is not None else self._ffi.NULL)
+
+    def _raise_pending(self) -> None:
+        if self._callback_error is not None:
+            error, self._callback_error = self._callback_error, None
+            raise error
+
+    def _error(self, call: str) -> S2NError:
+        errno = self._lib.s2n_errno_location()[0]  # per thread: read before anything else
+        alert = self._lib.s2n_connection_get_alert(self._ptr) if self._ptr != self._ffi.NULL else -1
+        return error_from_errno(self._ffi, self._lib, errno, call, alert=alert if alert >= 0 else None)
+
+    def _call_pointer(self, function: Callable[[], Any], call: str) -> Any:
+        previous = self._select()
+        try:
+            pointer = function()
+            if pointer == self._ffi.NULL:
+                raise self._error(call)
+            return pointer
+        finally:
+            self._lib.tlsdiff_select(previous)
+
+    def _call(self, function: Callable[..., int], call: str, *args: Any) -> int:
+        """Call ``function(conn, *args)`` with this connection's stream selected; raise on failure."""
+        previous = self._select()
+        try:
+            result = function(self.pointer, *args)
+            error = self._error(call) if result < 0 else None
+        finally:
+            self._lib.tlsdiff_select(previous)
+        self._raise_pending()
+        if error is not None:
+            raise error
+        return result
+
+    def _call_blocking(self, function: Callable[..., int], call: str, *args: Any) -> tuple[int, bool]:
+        """Like ``_call``, but report "would block" as ``(result, True)`` instead of raising."""
+        try:
+            return self._call(function, call, *args), False
+        except S2NBlockedError:
+            return -1, True
+
+    # ---- the TLS verbs ----
+
+    def negotiate(self) -> bool:
+        """Advance the handshake: True when complete, False when blocked on I/O."""
+        blocked = self._ffi.new("s2n_blocked_status *")
+        _, would_block = self._call_blocking(self._lib.s2n_negotiate, "s2n_negotiate", blocked)
+        return not would_block
+
+    def send(self, data: bytes) -> int:
+        """Send application data; return how many bytes s2n took (0 when blocked)."""
+        blocked = self._ffi.new("s2n_blocked_status *")
+        buffer = self._ffi.from_buffer(data)
+        result, would_block = self._call_blocking(self._lib.s2n_send, "s2n_send", buffer, len(data), blocked)
+        return 0 if would_block else result
+
+    def recv(self, max_size: int = 16384) -> bytes | None:
+        """Receive application data: bytes, ``b""`` once the peer closed, None when blocked."""
+        blocked = self._ffi.new("s2n_blocked_status *")
+        buffer = self._ffi.new("uint8_t[]", max_size)
+        result, would_block = self._call_blocking(self._lib.s2n_recv, "s2n_recv", buffer, max_size, blocked)
+        return None if would_block else bytes(self._ffi.buffer(buffer, result))
+
+    def shutdown(self) -> bool:
+        """Send close_notify and wait for the peer's: True when both are done, False when blocked."""
+        blocked = self._ffi.new("s2n_blocked_status *")
+        _, would_block = self._call_blocking(self._lib.s2n_shutdown, "s2n_shutdown", blocked)
+        return not would_block
+
+    def shutdown_send(self) -> bool:
+        """Send close_notify only (half close): True when sent, False when blocked."""
+        blocked = self._ffi.new("s2n_blocked_status *")
+        _, would_block = self._call_blocking(self._lib.s2n_shutdown_send, "s2n_shutdown_send", blocked)
+        return not would_block
+
+    def request_key_update(self, *, peer_update: bool = False) -> None:
+        """Schedule a KeyUpdate, sent with the next record."""
+        lib = self._lib
+        request = lib.S2N_KEY_UPDATE_REQUESTED if peer_update else lib.S2N_KEY_UPDATE_NOT_REQUESTED
+        self._call(lib.s2n_connection_request_key_update, "request key update", request)
+
+    # ---- in-memory I/O ----
+
+    def feed(self, data: bytes) -> None:
+        """Give s2n bytes from the peer (in-memory mode)."""
+        self._incoming += data
+
+    def feed_eof(self) -> None:
+        """Tell s2n the peer's byte stream has ended (in-memory mode)."""
+        self._eof = True
+
+    def take_outgoing(self) -> bytes:
+        """Everything s2n has written since the last call, joined."""
+        data = b"".join(self.outgoing)
+        self.outgoing.clear()
+        return data
+
+    def _io_recv(self, ffi: Any, buf: Any, length: int) -> int:
+        if not self._incoming:
+            return 0 if self._eof else _BLOCKED
+        taken = min(length, len(self._incoming))
+        ffi.memmove(buf, self._incoming[:taken], taken)
+        del self._incoming[:taken]
+        return taken
+
+    def _io_send(self, ffi: Any, buf: Any, length: int) -> int:
+        self.outgoing.append(bytes(ffi.buffer(buf, length)))
+        return length
+
+    # ---- signing through the async private-key callback ----
+
+    def _async_pkey(self, op: Any) -> int:
+        try:
+            self._sign(op)
+            return 0
+        except BaseException as error:  # re-raised when s2n returns
+            self._callback_error = error
+            return -1
+        finally:
+            self._lib.s2n_async_pkey_op_free(op)
+
+    def _sign(self, op: Any) -> None:
+        ffi, lib = self._ffi, self._lib
+        op_type = ffi.new("s2n_async_pkey_op_type *")
+        self._check_op(lib.s2n_async_pkey_op_get_op_type(op, op_type), "op type")
+        if op_type[0] != lib.S2N_ASYNC_SIGN:
+            raise S2NUsageError("S2N_ERR_UNIMPLEMENTED", "only signing is offloaded in TLS 1.3", call="pkey")
+        size = ffi.new("uint32_t *")
+        self._check_op(lib.s2n_async_pkey_op_get_input_size(op, size), "input size")
+        digest = ffi.new("uint8_t[]", size[0])
+        self._check_op(lib.s2n_async_pkey_op_get_input(op, digest, size[0]), "input")
+        signer = self.config.signer_for(lib.s2n_connection_get_selected_cert(self._ptr))
+        if signer is None:
+            raise S2NUsageError("S2N_ERR_NULL", "no signer for the selected certificate", call="pkey")
+        random: RandomSource = self.stream if self.stream is not None else OsRandomSource()
+        signature = signer.sign_digest(self._signature_scheme(), bytes(ffi.buffer(digest, size[0])), random)
+        self._check_op(lib.s2n_async_pkey_op_set_output(op, signature, len(signature)), "set output")
+        self._check_op(lib.s2n_async_pkey_op_apply(op, self._ptr), "apply")
+
+    def _check_op(self, result: int, call: str) -> None:
+        if result < 0:
+            raise self._error(f"async pkey {call}")
+
+    def _signature_scheme(self) -> SignatureScheme:
+        scheme = selected_signature_scheme(self._ffi, self._lib, self._ptr, client_cert=self.mode is Mode.CLIENT)
+        if scheme is None:
+            raise S2NUsageError("S2N_ERR_INVALID_SIGNATURE_SCHEME", "s2n selected no signature scheme", call="pkey")
+        return scheme
+
+    # ---- state ----
+
+    def info(self) -> ConnectionInfo:
+        """What was negotiated, and where the state machine stands (s2n's names)."""
+        return read_info(self)
+
+    def client_hello(self) -> bytes:
+        """The raw ClientHello this server received (no handshake header; s2n zeroes the random)."""
+        client_hello = self._lib.s2n_connection_get_client_hello(self.pointer)
+        if client_hello == self._ffi.NULL:
+            raise self._error("s2n_connection_get_client_hello")
+        length = self._lib.s2n_client_hello_get_raw_message_length(client_hello)
+        buffer = self._ffi.new("uint8_t[]", max(length, 1))
+        copied = self._lib.s2n_client_hello_get_raw_message(client_hello, buffer, length)
+        if copied < 0:
+            raise self._error("s2n_client_hello_get_raw_message")
+        return bytes(self._ffi.buffer(buffer, copied))
+
+    @property
+    def blinding_delay_ns(self) -> int:
+        """The delay s2n asks a self-service caller to wait after an error (the bridge never waits)."""
+        return int(self._lib.s2n_connection_get_delay(self.pointer))
+
+    def close(self) -> None:
+        """Free the connection (idempotent). Its config stays owned by the caller."""
+        if self._ptr != self._ffi.NULL:
+            self._lib.s2n_connection_free(self._ptr)
+            self._ptr = self._ffi.NULL
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A safety net only: the bridge's own code always closes explicitly.
+        if getattr(self, "_ptr", None) is not None and self._ptr != self._ffi.NULL:
+            self.close()

@@ -1,0 +1,175 @@
+"""The ``tlsdiff`` command line.
+
+Subcommands: ``build`` (s2n-tls and the bridge), ``s2n-handshake`` (an s2n pair in
+memory, summarised), ``demo`` (the main job: a readable run over several policies
+and certificates). Bad input gets a one-line message and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tlsdiff.certs import CERT_TYPES
+from tlsdiff.transcript import CONTENT_TYPES, Record, transcript_sha256, write_transcript
+
+__all__ = ["main"]
+
+_SHORT_TYPES = {20: "ccs", 21: "alert", 22: "hs", 23: "app"}
+_DEMO_POLICIES = ("default_tls13", "20190801", "test_all_tls13")
+
+
+def _record_sizes(records: Sequence[Record], direction: str) -> str:
+    return " ".join(
+        f"{_SHORT_TYPES.get(r.content_type, str(r.content_type))}:{r.length}"
+        for r in records
+        if r.direction == direction
+    )
+
+
+def _summary(result: Any, profile: str) -> dict[str, Any]:
+    return {
+        "policy": result.policy,
+        "cert": result.cert_type,
+        "seed": result.seed,
+        "profile": profile,
+        "version": result.client.protocol,
+        "cipher": result.client.cipher,
+        "group": result.client.group,
+        "signature_scheme": result.server.signature_scheme,
+        "handshake_type": result.client.handshake_type,
+        "records": [
+            {
+                "direction": r.direction,
+                "type": CONTENT_TYPES.get(r.content_type, str(r.content_type)),
+                "length": r.length,
+            }
+            for r in result.records
+        ],
+        "transcript_sha256": transcript_sha256(result.records),
+        "key_log_lines": {"client": len(result.client_key_log), "server": len(result.server_key_log)},
+    }
+
+
+def _print_summary(summary: dict[str, Any], records: Sequence[Record]) -> None:
+    print(f"s2n client <-> s2n server  policy={summary['policy']}  cert={summary['cert']}  seed={summary['seed']}")
+    rows = [
+        ("version", summary["version"]),
+        ("cipher", summary["cipher"]),
+        ("group", summary["group"]),
+        ("signature scheme", summary["signature_scheme"]),
+        ("handshake type", summary["handshake_type"]),
+        ("records c->s", _record_sizes(records, "client->server")),
+        ("records s->c", _record_sizes(records, "server->client")),
+        (
+            "key log lines",
+            f"client {summary['key_log_lines']['client']}, server {summary['key_log_lines']['server']}",
+        ),
+        ("transcript sha256", summary["transcript_sha256"]),
+        ("s2n build", summary["profile"]),
+    ]
+    for label, value in rows:
+        print(f"  {label:<18} {value}")
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from s2n_bridge.build import main as build_main  # noqa: PLC0415  (no extension needed to build it)
+
+    return build_main(["--profile", args.profile] if args.profile else [])
+
+
+def _cmd_s2n_handshake(args: argparse.Namespace) -> int:
+    from s2n_bridge._native import profile  # noqa: PLC0415
+    from tlsdiff.scenario import run_s2n_pair  # noqa: PLC0415
+
+    result = run_s2n_pair(args.policy, args.cert, args.seed)
+    summary = _summary(result, profile().name)
+    if args.transcript:
+        write_transcript(Path(args.transcript), result.records)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        _print_summary(summary, result.records)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from s2n_bridge._native import profile  # noqa: PLC0415
+    from tlsdiff.scenario import run_s2n_pair  # noqa: PLC0415
+
+    print(f"tlsdiff demo: C s2n-tls ({profile().name} build), client and server in memory, seed {args.seed}")
+    print("Each scenario runs twice; 'replay' says whether the second run gave byte-identical records.\n")
+    header = f"{'policy':<15} {'cert':<13} {'cipher':<23} {'group':<10} {'signature scheme':<24} {'records':>7}"
+    print(header + "  transcript sha256   replay")
+    failures = 0
+    for policy in _DEMO_POLICIES:
+        for cert_type in CERT_TYPES:
+            first = run_s2n_pair(policy, cert_type, args.seed)
+            digest = transcript_sha256(first.records)
+            replay = transcript_sha256(run_s2n_pair(policy, cert_type, args.seed).records) == digest
+            failures += not replay
+            info = first.client
+            print(
+                f"{policy:<15} {cert_type:<13} {info.cipher:<23} {info.group:<10} {first.server.signature_scheme:<24} "
+                f"{len(first.records):>7}  {digest[:16]}... {'same' if replay else 'DIFFERENT'}"
+            )
+    print("\nThe Python engine joins this table (engine vs s2n, byte for byte) as it lands.")
+    return 1 if failures else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tlsdiff", description="TLS 1.3 differential harness: a Python engine vs C s2n-tls."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build s2n-tls from pinned source and the cffi bridge")
+    build.add_argument("--profile", choices=("openssl", "aws-lc"), help="libcrypto to build against (default: openssl)")
+    build.set_defaults(run=_cmd_build)
+    handshake = commands.add_parser("s2n-handshake", help="run an s2n client and server in memory and summarise")
+    handshake.add_argument("--policy", default="default_tls13", help="s2n security policy name")
+    handshake.add_argument("--cert", choices=CERT_TYPES, default="ecdsa-p256", help="server certificate type")
+    handshake.add_argument("--seed", type=_seed, default=1, help="seed of both sides' randomness (0 to 2**64-1)")
+    handshake.add_argument("--transcript", metavar="FILE", help="write every record, with its direction, as JSON lines")
+    handshake.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    handshake.set_defaults(run=_cmd_s2n_handshake)
+    demo = commands.add_parser("demo", help="the main job: a readable run over policies and certificates")
+    demo.add_argument("--seed", type=_seed, default=1)
+    demo.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value < 1 << 64:
+        raise argparse.ArgumentTypeError("must be between 0 and 2**64-1")
+    return value
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from s2n_bridge import S2NError  # noqa: PLC0415
+    from s2n_bridge._native import BridgeNotBuiltError  # noqa: PLC0415
+    from tlsdiff.transcript import TranscriptError  # noqa: PLC0415
+
+    return (S2NError, BridgeNotBuiltError, TranscriptError, OSError, ValueError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tlsdiff`` command."""
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except _known_errors() as error:
+        print(f"tlsdiff {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
