@@ -39,6 +39,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from tlsdiff.certs import CertificateBundle, certificate_for  # noqa: E402
+from tlsdiff.transcript import split_records
 
 CERT_TYPE = "ecdsa-p256"
 POLICY = "default_tls13"
@@ -136,15 +137,9 @@ def s2n_handshake_rate(signer: bool, seconds: float) -> float:
 
 
 def record_sizes(pair: Any) -> set[int]:
-    """Sizes (without the 5-byte header) of the records in the pair's transfers so far."""
-    data = b"".join(transfer.data for transfer in pair.transfers)
-    sizes: set[int] = set()
-    offset = 0
-    while offset + 5 <= len(data):
-        length = int.from_bytes(data[offset + 3 : offset + 5], "big")
-        sizes.add(length)
-        offset += 5 + length
-    return sizes
+    """Body sizes of the records in the pair's transfers so far."""
+    transfers = ((transfer.direction.value, transfer.data) for transfer in pair.transfers)
+    return {record.length for record in split_records(transfers)}
 
 
 def s2n_throughput(seconds: float) -> tuple[float, set[int]]:

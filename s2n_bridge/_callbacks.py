@@ -12,7 +12,6 @@ from typing import Any
 
 __all__ = ["register"]
 
-_BLOCKED = -2  # the C trampolines turn this into -1 with errno = EAGAIN
 _registered = False
 
 
@@ -27,13 +26,15 @@ def register(ffi: Any) -> None:
         return
     _registered = True
 
-    @ffi.def_extern(onerror=lambda *args: None, error=-1)  # type: ignore[untyped-decorator]
+    @ffi.def_extern(error=-1)  # type: ignore[untyped-decorator]
     def tlsdiff_py_recv(ctx: Any, buf: Any, length: int) -> int:
-        return int(_owner(ffi, ctx)._io_recv(ffi, buf, length))
+        owner = _owner(ffi, ctx)
+        return int(owner._guarded(lambda: owner._io_recv(ffi, buf, length)))
 
-    @ffi.def_extern(onerror=lambda *args: None, error=-1)  # type: ignore[untyped-decorator]
+    @ffi.def_extern(error=-1)  # type: ignore[untyped-decorator]
     def tlsdiff_py_send(ctx: Any, buf: Any, length: int) -> int:
-        return int(_owner(ffi, ctx)._io_send(ffi, buf, length))
+        owner = _owner(ffi, ctx)
+        return int(owner._guarded(lambda: owner._io_send(ffi, buf, length)))
 
     @ffi.def_extern(error=-1)  # type: ignore[untyped-decorator]
     def tlsdiff_py_key_log(ctx: Any, conn: Any, logline: Any, length: int) -> int:

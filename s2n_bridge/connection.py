@@ -26,6 +26,7 @@ from s2n_bridge.rng import BridgeStream
 __all__ = ["Connection", "Mode", "RecordSize"]
 
 _BLOCKED = -2
+_MAX_PLAINTEXT = 16384  # one TLS record's worth: what s2n_recv returns at most per call
 
 
 class Mode(Enum):
@@ -63,6 +64,7 @@ class Connection:
         self.stream = BridgeStream(seed, mode.value) if seed is not None else None
         self.outgoing: list[bytes] = []
         self._incoming = bytearray()
+        self._recv_buffer = self._ffi.new("uint8_t[]", _MAX_PLAINTEXT)
         self._eof = False
         self._callback_error: BaseException | None = None
         self._handle = self._ffi.new_handle(self)
@@ -160,12 +162,13 @@ class Connection:
         result, would_block = self._call_blocking(self._lib.s2n_send, "s2n_send", buffer, len(data), blocked)
         return 0 if would_block else result
 
-    def recv(self, max_size: int = 16384) -> bytes | None:
-        """Receive application data: bytes, ``b""`` once the peer closed, None when blocked."""
+    def recv(self, max_size: int = _MAX_PLAINTEXT) -> bytes | None:
+        """Receive up to ``min(max_size, 16384)`` bytes: data, ``b""`` once the peer closed, None when blocked."""
         blocked = self._ffi.new("s2n_blocked_status *")
-        buffer = self._ffi.new("uint8_t[]", max_size)
-        result, would_block = self._call_blocking(self._lib.s2n_recv, "s2n_recv", buffer, max_size, blocked)
-        return None if would_block else bytes(self._ffi.buffer(buffer, result))
+        size = min(max_size, _MAX_PLAINTEXT)
+        buffer = self._recv_buffer
+        result, would_block = self._call_blocking(self._lib.s2n_recv, "s2n_recv", buffer, size, blocked)
+        return None if would_block else self._ffi.buffer(buffer, result)[:]
 
     def shutdown(self) -> bool:
         """Send close_notify and wait for the peer's: True when both are done, False when blocked."""
@@ -205,23 +208,32 @@ class Connection:
         if not self._incoming:
             return 0 if self._eof else _BLOCKED
         taken = min(length, len(self._incoming))
-        ffi.memmove(buf, self._incoming[:taken], taken)
+        with memoryview(self._incoming) as view:
+            ffi.memmove(buf, view[:taken], taken)
         del self._incoming[:taken]
         return taken
 
     def _io_send(self, ffi: Any, buf: Any, length: int) -> int:
-        self.outgoing.append(bytes(ffi.buffer(buf, length)))
+        self.outgoing.append(ffi.buffer(buf, length)[:])
         return length
+
+    def _guarded(self, callback: Callable[[], int]) -> int:
+        """Run a callback from C; keep any exception for the bridge to re-raise when s2n returns."""
+        try:
+            return callback()
+        except BaseException as error:  # re-raised when s2n returns
+            self._callback_error = error
+            return -1
 
     # ---- signing through the async private-key callback ----
 
     def _async_pkey(self, op: Any) -> int:
-        try:
+        def sign() -> int:
             self._sign(op)
             return 0
-        except BaseException as error:  # re-raised when s2n returns
-            self._callback_error = error
-            return -1
+
+        try:
+            return self._guarded(sign)
         finally:
             self._lib.s2n_async_pkey_op_free(op)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from engine.crypto.signer import SignatureScheme
@@ -35,6 +36,7 @@ def _text(ffi: Any, pointer: Any) -> str | None:
     return None if pointer == ffi.NULL else str(ffi.string(pointer).decode())
 
 
+@cache
 def _scheme_table(lib: Any) -> dict[tuple[int, int], SignatureScheme]:
     prefixes = {
         lib.S2N_TLS_SIGNATURE_ECDSA: ("ECDSA_SECP256R1", "ECDSA_SECP384R1", "ECDSA_SECP521R1"),

@@ -38,11 +38,16 @@ class HandshakeStalledError(RuntimeError):
 
 
 class InMemoryPair:
-    """A client and a server connection wired together in memory."""
+    """A client and a server connection wired together in memory.
 
-    def __init__(self, client: Connection, server: Connection) -> None:
+    With ``record_transfers`` (the default) every write is kept in ``transfers``;
+    turn it off for long runs (benchmarks, fuzz loops) so memory stays flat.
+    """
+
+    def __init__(self, client: Connection, server: Connection, *, record_transfers: bool = True) -> None:
         self.client = client
         self.server = server
+        self.record_transfers = record_transfers
         self.transfers: list[Transfer] = []
 
     def pump(self) -> int:
@@ -53,7 +58,8 @@ class InMemoryPair:
             (self.server, self.client, Direction.SERVER_TO_CLIENT),
         ):
             for write in sender.outgoing:
-                self.transfers.append(Transfer(direction, write))
+                if self.record_transfers:
+                    self.transfers.append(Transfer(direction, write))
                 receiver.feed(write)
                 moved += len(write)
             sender.outgoing.clear()
