@@ -34,12 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from tlsdiff.certs import CertificateBundle, certificate_for  # noqa: E402
+from tlsdiff.certs import CertificateBundle, certificate_for
 from tlsdiff.transcript import split_records
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 CERT_TYPE = "ecdsa-p256"
 POLICY = "default_tls13"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command: set up, lint, type-check, run the tests in parallel on every s2n build
+# profile (TLSDIFF_TEST_PROFILES, default "openssl aws-lc"), then the bridge under valgrind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profiles=${TLSDIFF_TEST_PROFILES:-openssl aws-lc}
+bash ci/setup.sh
+
+echo "[test] ruff check"
+.venv/bin/ruff check .
+echo "[test] ruff format --check"
+.venv/bin/ruff format --check .
+echo "[test] mypy --strict"
+.venv/bin/mypy
+
+for profile in $profiles; do
+    echo "[test] s2n-tls build, profile $profile"
+    .venv/bin/tlsdiff build --profile "$profile"
+    echo "[test] pytest, profile $profile"
+    TLSDIFF_S2N_PROFILE=$profile .venv/bin/python -m pytest -n auto -q -p no:cacheprovider tests
+done
+
+echo "[test] valgrind memcheck of the bridge (openssl profile)"
+TLSDIFF_S2N_PROFILE=openssl .venv/bin/python ci/memcheck.py
