@@ -1,1 +1,1 @@
-"""fuzz_targets."""
+"""Atheris fuzz targets and the differential oracle they share (they arrive with the engine)."""

@@ -1,0 +1,137 @@
+"""Every way the engine rejects input: ``TLSError`` subclasses, each naming its alert.
+
+One table, in one place (CONVENTIONS.md §7): the subclass says which alert the
+connection sends before it enters its error state. Anything else escaping the
+engine is a bug, and a fuzz finding.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = [
+    "AlertDescription",
+    "BadCertificateError",
+    "BadRecordMacError",
+    "DecodeError",
+    "DecryptError",
+    "HandshakeFailureError",
+    "IllegalParameterError",
+    "InternalError",
+    "MissingExtensionError",
+    "ProtocolVersionError",
+    "RecordOverflowError",
+    "TLSError",
+    "UnexpectedMessageError",
+    "UnsupportedExtensionError",
+]
+
+
+class AlertDescription(IntEnum):
+    """TLS 1.3 alert descriptions (RFC 8446 section 6)."""
+
+    CLOSE_NOTIFY = 0
+    UNEXPECTED_MESSAGE = 10
+    BAD_RECORD_MAC = 20
+    RECORD_OVERFLOW = 22
+    HANDSHAKE_FAILURE = 40
+    BAD_CERTIFICATE = 42
+    UNSUPPORTED_CERTIFICATE = 43
+    CERTIFICATE_REVOKED = 44
+    CERTIFICATE_EXPIRED = 45
+    CERTIFICATE_UNKNOWN = 46
+    ILLEGAL_PARAMETER = 47
+    UNKNOWN_CA = 48
+    ACCESS_DENIED = 49
+    DECODE_ERROR = 50
+    DECRYPT_ERROR = 51
+    PROTOCOL_VERSION = 70
+    INSUFFICIENT_SECURITY = 71
+    INTERNAL_ERROR = 80
+    INAPPROPRIATE_FALLBACK = 86
+    USER_CANCELED = 90
+    MISSING_EXTENSION = 109
+    UNSUPPORTED_EXTENSION = 110
+    UNRECOGNIZED_NAME = 112
+    BAD_CERTIFICATE_STATUS_RESPONSE = 113
+    UNKNOWN_PSK_IDENTITY = 115
+    CERTIFICATE_REQUIRED = 116
+    NO_APPLICATION_PROTOCOL = 120
+
+
+class TLSError(Exception):
+    """Input the engine rejects; ``alert`` is what it tells the peer."""
+
+    alert: AlertDescription = AlertDescription.INTERNAL_ERROR
+
+
+class DecodeError(TLSError):
+    """A message could not be parsed: bad length, trailing bytes, empty where not allowed."""
+
+    alert = AlertDescription.DECODE_ERROR
+
+
+class UnexpectedMessageError(TLSError):
+    """A message or record arrived that the current state does not accept."""
+
+    alert = AlertDescription.UNEXPECTED_MESSAGE
+
+
+class IllegalParameterError(TLSError):
+    """A field parsed but its value is not allowed here."""
+
+    alert = AlertDescription.ILLEGAL_PARAMETER
+
+
+class HandshakeFailureError(TLSError):
+    """No acceptable set of parameters (suite, group, signature scheme) in common."""
+
+    alert = AlertDescription.HANDSHAKE_FAILURE
+
+
+class ProtocolVersionError(TLSError):
+    """The peer does not offer TLS 1.3."""
+
+    alert = AlertDescription.PROTOCOL_VERSION
+
+
+class MissingExtensionError(TLSError):
+    """A mandatory extension is absent."""
+
+    alert = AlertDescription.MISSING_EXTENSION
+
+
+class UnsupportedExtensionError(TLSError):
+    """An extension appeared in a message that must not carry it."""
+
+    alert = AlertDescription.UNSUPPORTED_EXTENSION
+
+
+class BadRecordMacError(TLSError):
+    """A protected record failed to decrypt."""
+
+    alert = AlertDescription.BAD_RECORD_MAC
+
+
+class RecordOverflowError(TLSError):
+    """A record is longer than the protocol allows."""
+
+    alert = AlertDescription.RECORD_OVERFLOW
+
+
+class DecryptError(TLSError):
+    """A Finished or CertificateVerify failed to verify."""
+
+    alert = AlertDescription.DECRYPT_ERROR
+
+
+class BadCertificateError(TLSError):
+    """The peer's certificate chain is not acceptable."""
+
+    alert = AlertDescription.BAD_CERTIFICATE
+
+
+class InternalError(TLSError):
+    """The engine cannot go on for a reason that is not the peer's fault."""
+
+    alert = AlertDescription.INTERNAL_ERROR

@@ -1,0 +1,1 @@
+"""The record layer: deframing, per-epoch protection, sequence numbers."""

@@ -1,0 +1,81 @@
+"""Record protection for one direction and one epoch (RFC 8446 section 5.2 and 5.3).
+
+A ``RecordProtection`` owns the AEAD, the IV and the 64-bit sequence number of one
+traffic secret. ``seal`` builds a TLSCiphertext record; ``open`` checks and strips one.
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidTag
+
+from engine.crypto.key_schedule import TrafficKeys
+from engine.crypto.suites import CipherSuite
+from engine.errors import BadRecordMacError, InternalError, RecordOverflowError, UnexpectedMessageError
+
+__all__ = ["MAX_CIPHERTEXT", "MAX_PLAINTEXT", "RecordProtection"]
+
+MAX_PLAINTEXT = 1 << 14
+MAX_CIPHERTEXT = MAX_PLAINTEXT + 256
+_APPLICATION_DATA = 23
+_SEQUENCE_LIMIT = 1 << 64
+
+
+class RecordProtection:
+    """AEAD protection with one traffic key; the sequence number starts at 0."""
+
+    def __init__(self, suite: CipherSuite, keys: TrafficKeys) -> None:
+        self.suite = suite
+        self.keys = keys
+        self._aead = suite.aead(keys.key)
+        self._iv = int.from_bytes(keys.iv, "big")
+        self.sequence = 0
+
+    def _nonce(self) -> bytes:
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-5.3
+        # = type=implementation
+        ## The per-record nonce for the AEAD construction is formed as follows:
+        ## 1.  The 64-bit record sequence number is encoded in network byte order and padded to the left with zeros
+        ##     to iv_length.
+        ## 2.  The padded sequence number is XORed with either the static client_write_iv or server_write_iv.
+        if self.sequence >= _SEQUENCE_LIMIT:
+            raise InternalError("record sequence number would wrap")
+        nonce = (self._iv ^ self.sequence).to_bytes(self.suite.iv_len, "big")
+        self.sequence += 1
+        return nonce
+
+    def seal(self, content_type: int, content: bytes, padding: int = 0) -> bytes:
+        """Encrypt ``TLSInnerPlaintext(content, type, zeros)`` into a whole record."""
+        inner = content + bytes([content_type]) + bytes(padding)
+        length = len(inner) + self.suite.tag_len
+        header = bytes([_APPLICATION_DATA, 3, 3]) + length.to_bytes(2, "big")
+        return header + self._aead.encrypt(self._nonce(), inner, header)
+
+    def open(self, header: bytes, encrypted_record: bytes) -> tuple[int, bytes]:
+        """Decrypt one record's body; return (real content type, content)."""
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-5.2
+        # = type=implementation
+        ## If a TLSCiphertext record arrives with a length greater than 2^14 + 256 octets, the recipient
+        ## MUST terminate the connection with a "record_overflow" alert.
+        if len(encrypted_record) > MAX_CIPHERTEXT:
+            raise RecordOverflowError(f"protected record of {len(encrypted_record)} bytes")
+        try:
+            inner = self._aead.decrypt(self._nonce(), encrypted_record, header)
+        except InvalidTag:
+            # = https://www.rfc-editor.org/rfc/rfc8446#section-5.2
+            # = type=implementation
+            ## If the decryption fails, the receiver MUST terminate the connection with a "bad_record_mac" alert.
+            raise BadRecordMacError("record failed to decrypt") from None
+        return _strip_padding(inner)
+
+
+def _strip_padding(inner: bytes) -> tuple[int, bytes]:
+    end = len(inner.rstrip(b"\x00"))
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-5.4
+    # = type=implementation
+    ## If a receiving implementation does not find a non-zero octet in the cleartext, it MUST terminate the
+    ## connection with an "unexpected_message" alert.
+    if end == 0:
+        raise UnexpectedMessageError("protected record has no content type")
+    if end - 1 > MAX_PLAINTEXT:
+        raise RecordOverflowError("decrypted record longer than 2^14 bytes")
+    return inner[end - 1], inner[: end - 1]
