@@ -1,57 +1,122 @@
-"""Run one scenario: an s2n client and an s2n server in memory, seeded alike.
+"""Run one scenario between any client and any server implementation, seeded alike.
 
-The scenario is: handshake, application data both ways (``CLIENT_DATA`` then
-``SERVER_DATA``), close_notify from the client answered by the server. Both
-servers sign through the shared ``Signer`` (s2n's async private-key callback),
-as the engine will, so CertificateVerify bytes depend only on the seed.
+The scenario: handshake, ``CLIENT_DATA`` client to server, ``SERVER_DATA`` back,
+close_notify from the client answered by the server. Every write is recorded with
+its direction; the records are what the four-way comparison compares.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.crypto.signer import KeySigner
-from s2n_bridge import Config, Connection, ConnectionInfo, InMemoryPair, Mode, ServerCertificate
-from tlsdiff.certs import certificate_for
+from tlsdiff.endpoints import Endpoint, EndpointSpec, open_endpoint
 from tlsdiff.transcript import Record, split_records
 
-__all__ = ["CLIENT_DATA", "SERVER_DATA", "PairResult", "run_s2n_pair"]
+__all__ = ["CLIENT_DATA", "SERVER_DATA", "PairResult", "ScenarioStalledError", "run_pair", "run_s2n_pair"]
 
-CLIENT_DATA = bytes(range(256)) * 20  # 5120 bytes: one record each way at s2n's default size
-SERVER_DATA = b"tlsdiff server data " * 1000  # 20000 bytes: three records of at most 8087 bytes
+CLIENT_DATA = bytes(range(256)) * 20  # 5120 bytes: one record at s2n's default size
+SERVER_DATA = b"tlsdiff server data " * 1000  # 20000 bytes: records of 8087, 8087 and 3826 bytes
+_MAX_ROUNDS = 64
+
+
+class ScenarioStalledError(RuntimeError):
+    """Both sides wait and nothing is in flight."""
 
 
 @dataclass(frozen=True)
 class PairResult:
-    """What a scenario produced: both sides' view, every record, and the key logs."""
+    """What a scenario produced: both sides' view, every record, the key logs."""
 
+    client_implementation: str
+    server_implementation: str
     policy: str
     cert_type: str
     seed: int
-    client: ConnectionInfo
-    server: ConnectionInfo
+    client: dict[str, str]
+    server: dict[str, str]
     records: list[Record]
     client_key_log: list[bytes] = field(repr=False)
     server_key_log: list[bytes] = field(repr=False)
 
 
+class _Wire:
+    """Moves bytes between the two endpoints and records every write."""
+
+    def __init__(self, client: Endpoint, server: Endpoint) -> None:
+        self.client, self.server = client, server
+        self.transfers: list[tuple[str, bytes]] = []
+
+    def pump(self) -> int:
+        moved = 0
+        for sender, receiver, direction in (
+            (self.client, self.server, "client->server"),
+            (self.server, self.client, "server->client"),
+        ):
+            data = sender.take_outgoing()
+            if data:
+                self.transfers.append((direction, data))
+                receiver.feed(data)
+                moved += len(data)
+        return moved
+
+    def drive(self, client_step: Callable[[], bool], server_step: Callable[[], bool], what: str) -> None:
+        client_done = server_done = False
+        for _ in range(_MAX_ROUNDS):
+            client_done = client_done or client_step()
+            moved = self.pump()
+            server_done = server_done or server_step()
+            moved += self.pump()
+            if client_done and server_done:
+                return
+            if moved == 0:
+                raise ScenarioStalledError(f"{what} stalled")
+        raise ScenarioStalledError(f"{what} did not finish")
+
+    def transfer(self, sender: Endpoint, receiver: Endpoint, data: bytes) -> None:
+        sender.send(data)
+        received = b""
+        for _ in range(_MAX_ROUNDS):
+            self.pump()
+            chunk, closed = receiver.read_available()
+            received += chunk
+            if received == data:
+                return
+            if closed:
+                break
+        raise ScenarioStalledError(f"sent {len(data)} bytes, {len(received)} arrived")
+
+
+def _close(wire: _Wire) -> None:
+    wire.client.close()
+    for _ in range(_MAX_ROUNDS):
+        if not wire.pump():
+            break
+        _, closed = wire.server.read_available()
+        if closed:
+            wire.server.close()
+    wire.pump()
+
+
+def run_pair(
+    client: str, server: str, policy: str, cert_type: str, seed: int, *, alpn: tuple[str, ...] = ()
+) -> PairResult:
+    """Run the scenario with ``client`` and ``server`` each ``"engine"`` or ``"s2n"``."""
+    client_spec = EndpointSpec(client, True, policy, cert_type, seed, alpn)
+    server_spec = EndpointSpec(server, False, policy, cert_type, seed, alpn)
+    with open_endpoint(client_spec) as client_end, open_endpoint(server_spec) as server_end:
+        wire = _Wire(client_end, server_end)
+        wire.drive(client_end.handshake_step, server_end.handshake_step, "handshake")
+        wire.transfer(client_end, server_end, CLIENT_DATA)
+        wire.transfer(server_end, client_end, SERVER_DATA)
+        client_view, server_view = client_end.describe(), server_end.describe()
+        _close(wire)
+    return PairResult(
+        client, server, policy, cert_type, seed, client_view, server_view,
+        split_records(wire.transfers), client_spec.key_log, server_spec.key_log,
+    )  # fmt: skip
+
+
 def run_s2n_pair(policy: str, cert_type: str, seed: int, *, alpn: tuple[str, ...] = ()) -> PairResult:
-    """Run the scenario between two s2n connections; raise the first s2n error."""
-    certificate = certificate_for(cert_type)
-    client_log: list[bytes] = []
-    server_log: list[bytes] = []
-    server_certificate = ServerCertificate(certificate.chain_pem, signer=KeySigner(certificate.private_key))
-    with (
-        Config(policy, certificates=[server_certificate], alpn=alpn, key_log=server_log.append) as server_config,
-        Config(policy, trust_pem=certificate.ca_pem, alpn=alpn, key_log=client_log.append) as client_config,
-        Connection(client_config, Mode.CLIENT, seed=seed, server_name=certificate.server_name) as client,
-        Connection(server_config, Mode.SERVER, seed=seed) as server,
-    ):
-        pair = InMemoryPair(client, server)
-        pair.handshake()
-        if pair.send(client, CLIENT_DATA) != CLIENT_DATA or pair.send(server, SERVER_DATA) != SERVER_DATA:
-            raise RuntimeError("application data arrived changed")
-        client_info, server_info = client.info(), server.info()
-        pair.close()
-        records = split_records((transfer.direction.value, transfer.data) for transfer in pair.transfers)
-    return PairResult(policy, cert_type, seed, client_info, server_info, records, client_log, server_log)
+    """The scenario between two s2n connections."""
+    return run_pair("s2n", "s2n", policy, cert_type, seed, alpn=alpn)

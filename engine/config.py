@@ -1,0 +1,71 @@
+"""What an engine connection is configured with: policy, certificates, trust, options.
+
+Compatibility switches live here too: where s2n-tls and RFC 8446 part ways, the
+engine follows s2n by default (``Compat.s2n()``) and keeps the RFC behaviour one
+switch away (``Compat.rfc()``); docs/compat.md lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+from engine.crypto.signer import Signer
+
+__all__ = ["CertifiedKey", "Compat", "EngineConfig", "RecordSizing"]
+
+
+@dataclass(frozen=True)
+class CertifiedKey:
+    """A certificate chain (DER, leaf first) and the signer for its key."""
+
+    chain: tuple[bytes, ...]
+    signer: Signer
+
+    @property
+    def leaf(self) -> x509.Certificate:
+        """The end-entity certificate."""
+        return x509.load_der_x509_certificate(self.chain[0])
+
+
+@dataclass(frozen=True)
+class Compat:
+    """Named switches between s2n-tls's behaviour and the RFC's."""
+
+    # s2n sends a server signature with a scheme the client did not offer when no
+    # offered scheme fits the certificate (RFC 8446 4.4.3 allows it for servers).
+    signature_fallback: bool = True
+
+    @classmethod
+    def s2n(cls) -> Compat:
+        """Behave as s2n-tls does (the default)."""
+        return cls()
+
+    @classmethod
+    def rfc(cls) -> Compat:
+        """Behave as RFC 8446 says, where s2n-tls differs."""
+        return cls(signature_fallback=False)
+
+
+class RecordSizing:
+    """s2n's maximum plaintext per record: default, prefer_throughput, prefer_low_latency."""
+
+    DEFAULT = 8087
+    THROUGHPUT = 16384
+    LOW_LATENCY = 1435
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything a connection needs besides its role and randomness."""
+
+    policy: str = "default_tls13"
+    certificates: tuple[CertifiedKey, ...] = ()
+    trust_anchors: tuple[x509.Certificate, ...] = ()
+    verify: bool = True
+    verify_host: Callable[[str], bool] | None = None
+    alpn: tuple[bytes, ...] = ()
+    max_record_plaintext: int = RecordSizing.DEFAULT
+    compat: Compat = field(default_factory=Compat.s2n)

@@ -1,0 +1,269 @@
+"""The client side of the TLS 1.3 handshake, one small class per state, as s2n-tls runs it.
+
+The ClientHello carries exactly what s2n's does under the policy (``engine.policies``):
+suites with the renegotiation SCSV, extensions in s2n's order, one key share. Draws,
+in s2n's order: random (32), legacy_session_id (32), then the key share. After the
+server's Finished the client sends ChangeCipherSpec (middlebox compatibility) and
+its Finished.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from engine.crypto.key_exchange import KeyShare, generate_key_share
+from engine.crypto.key_schedule import KeySchedule
+from engine.crypto.suites import suite_for
+from engine.errors import (
+    DecryptError,
+    IllegalParameterError,
+    MissingExtensionError,
+    ProtocolVersionError,
+    UnexpectedMessageError,
+    UnsupportedExtensionError,
+)
+from engine.handshake.certificates import parse_chain, verify_chain, verify_signature
+from engine.handshake.client_offer import TLS13, decode_optional
+from engine.handshake.context import HandshakeContext, certificate_verify_digest
+from engine.handshake.names import HandshakeFlags
+from engine.handshake.state import Connected, State
+from engine.policies import OPENSSL_3, client_hello_offer
+from engine.policies import policy as load_policy
+from engine.randomness import DrawKind
+from engine.wire.extensions import (
+    EcPointFormats,
+    Extension,
+    ExtensionType,
+    KeyShareClientHello,
+    KeyShareEntry,
+    KeyShareHelloRetryRequest,
+    KeyShareServerHello,
+    ProtocolNameList,
+    ServerNameList,
+    SignatureSchemeList,
+    SupportedGroups,
+    SupportedVersionsClient,
+    SupportedVersionsServer,
+)
+from engine.wire.handshake import (
+    Certificate,
+    CertificateVerify,
+    ClientHello,
+    EncryptedExtensions,
+    Finished,
+    HandshakeMessage,
+    ServerHello,
+)
+
+__all__ = ["ExpectServerHello", "start_client"]
+
+_EE_ALLOWED = {ExtensionType.SERVER_NAME, ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, 1, 10, 42, 57, 28}
+
+
+class _Hello:
+    """What the client offered, kept for checking the server's answers and for a retry."""
+
+    def __init__(self, message: ClientHello, shares: dict[int, KeyShare], groups: tuple[int, ...]) -> None:
+        self.message = message
+        self.shares = shares
+        self.groups = groups
+
+
+def _extension_bodies(ctx: HandshakeContext, shares: dict[int, KeyShare], server_name: str | None) -> list[Extension]:
+    offer = client_hello_offer(load_policy(ctx.config.policy), OPENSSL_3, server_name=server_name is not None)
+    bodies = {
+        ExtensionType.SUPPORTED_VERSIONS: SupportedVersionsClient(offer.supported_versions),
+        ExtensionType.SUPPORTED_GROUPS: SupportedGroups(offer.groups),
+        ExtensionType.KEY_SHARE: KeyShareClientHello(tuple(KeyShareEntry(g, s.public) for g, s in shares.items())),
+        ExtensionType.SIGNATURE_ALGORITHMS: SignatureSchemeList(offer.signature_schemes),
+        ExtensionType.SERVER_NAME: ServerNameList.for_host((server_name or "").encode()),
+        ExtensionType.EC_POINT_FORMATS: EcPointFormats((0,)),
+    }
+    extensions: list[Extension] = []
+    for extension_type in offer.extensions:
+        body = bodies.get(ExtensionType(extension_type))
+        extensions.append(Extension.of(extension_type, body) if body is not None else Extension(extension_type, b""))
+        if extension_type == ExtensionType.SERVER_NAME and ctx.config.alpn:
+            alpn = ProtocolNameList(ctx.config.alpn)
+            extensions.append(Extension.of(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, alpn))
+    return extensions
+
+
+def _client_hello(ctx: HandshakeContext, random: bytes, session_id: bytes, shares: dict[int, KeyShare]) -> ClientHello:
+    offer = client_hello_offer(load_policy(ctx.config.policy), OPENSSL_3)
+    extensions = tuple(_extension_bodies(ctx, shares, ctx.negotiated.server_name))
+    return ClientHello(offer.legacy_version, random, session_id, offer.cipher_suites, b"\x00", extensions)
+
+
+def start_client(ctx: HandshakeContext) -> State:
+    """Draw the randoms and key share, send the first ClientHello; return the next state."""
+    random = ctx.random.draw(32, DrawKind.PUBLIC)
+    session_id = ctx.random.draw(32, DrawKind.PUBLIC)
+    offer = client_hello_offer(load_policy(ctx.config.policy), OPENSSL_3)
+    shares = {group: generate_key_share(group, ctx.random) for group in offer.key_share_groups}
+    ctx.client_random = random
+    hello = _client_hello(ctx, random, session_id, shares)
+    ctx.send(hello, "CLIENT_HELLO", legacy_version=0x0301)
+    return ExpectServerHello(_Hello(hello, shares, offer.groups))
+
+
+def _check_server_hello(hello: _Hello, server_hello: ServerHello) -> int:
+    """Common checks of ServerHello and HelloRetryRequest; return the cipher suite."""
+    versions = decode_optional(server_hello.extensions, ExtensionType.SUPPORTED_VERSIONS, SupportedVersionsServer)
+    if versions is None or versions.selected_version != TLS13:
+        raise ProtocolVersionError("the server did not select TLS 1.3")
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.3
+    # = type=implementation
+    ## A client which receives a legacy_session_id_echo field that does not match what it sent in the
+    ## ClientHello MUST abort the handshake with an "illegal_parameter" alert.
+    if server_hello.legacy_session_id_echo != hello.message.legacy_session_id:
+        raise IllegalParameterError("legacy_session_id_echo does not match")
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.3
+    # = type=implementation
+    ## A client which receives a cipher suite that was not offered MUST abort the handshake with an
+    ## "illegal_parameter" alert.
+    if server_hello.cipher_suite not in hello.message.cipher_suites or server_hello.legacy_compression_method != 0:
+        raise IllegalParameterError("the server chose a suite or compression not offered")
+    return server_hello.cipher_suite
+
+
+class ExpectServerHello(State):
+    """Waiting for ServerHello (or one HelloRetryRequest)."""
+
+    expected = (ServerHello,)
+
+    def __init__(self, hello: _Hello, retried: bool = False) -> None:
+        self._hello = hello
+        self._retried = retried
+
+    def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
+        """Derive the handshake keys, or answer a HelloRetryRequest."""
+        if not isinstance(message, ServerHello):
+            raise UnexpectedMessageError("expected ServerHello")
+        suite = suite_for(_check_server_hello(self._hello, message))
+        if ctx.negotiated.suite is not None and ctx.negotiated.suite != suite:
+            raise IllegalParameterError("ServerHello suite differs from the HelloRetryRequest's")
+        ctx.negotiated.suite = suite
+        ctx.transcript.choose_hash(suite.hash_name)
+        if message.is_hello_retry_request:
+            return self._retry(ctx, message, raw)
+        key_share = decode_optional(message.extensions, ExtensionType.KEY_SHARE, KeyShareServerHello)
+        if key_share is None:
+            raise MissingExtensionError("ServerHello has no key_share")
+        share = self._hello.shares.get(key_share.server_share.group)
+        if share is None:
+            raise IllegalParameterError("the server's key share is for a group we sent no share for")
+        ctx.received(raw, "SERVER_HELLO")
+        ctx.negotiated.group = share.group
+        ctx.schedule = KeySchedule(suite.hash_name)
+        ctx.derive_handshake_secrets(share.exchange(key_share.server_share.key_exchange))
+        ctx.use_handshake_keys(read=True, write=False)
+        ctx.flags |= HandshakeFlags.NEGOTIATED | HandshakeFlags.FULL_HANDSHAKE | HandshakeFlags.MIDDLEBOX_COMPAT
+        return ExpectEncryptedExtensions()
+
+    def _retry(self, ctx: HandshakeContext, retry: ServerHello, raw: bytes) -> State:
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.4
+        # = type=implementation
+        ## If a client receives a second HelloRetryRequest in the same connection (i.e., where the ClientHello
+        ## was itself in response to a HelloRetryRequest), it MUST abort the handshake with an
+        ## "unexpected_message" alert.
+        if self._retried:
+            raise UnexpectedMessageError("second HelloRetryRequest")
+        selected = decode_optional(retry.extensions, ExtensionType.KEY_SHARE, KeyShareHelloRetryRequest)
+        if selected is None:
+            raise IllegalParameterError("HelloRetryRequest changes nothing")
+        group = selected.selected_group
+        if group not in self._hello.groups or group in self._hello.shares:
+            raise IllegalParameterError("HelloRetryRequest asks for a group not offered or already shared")
+        ctx.transcript.replace_with_message_hash()
+        ctx.received(raw, "HELLO_RETRY_MSG")
+        ctx.flags |= HandshakeFlags.HELLO_RETRY_REQUEST
+        shares = {group: generate_key_share(group, ctx.random)}
+        first = self._hello.message
+        hello = _client_hello(ctx, first.random, first.legacy_session_id, shares)
+        ctx.send(hello, "CLIENT_HELLO")
+        return ExpectServerHello(_Hello(hello, shares, self._hello.groups), retried=True)
+
+
+class ExpectEncryptedExtensions(State):
+    """Waiting for EncryptedExtensions."""
+
+    expected = (EncryptedExtensions,)
+
+    def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
+        """Check the extensions the server may send here; note ALPN."""
+        if not isinstance(message, EncryptedExtensions):
+            raise UnexpectedMessageError("expected EncryptedExtensions")
+        for extension in message.extensions:
+            if extension.extension_type not in _EE_ALLOWED:
+                raise UnsupportedExtensionError(f"extension {extension.extension_type} in EncryptedExtensions")
+        alpn = decode_optional(
+            message.extensions, ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, ProtocolNameList
+        )
+        if alpn is not None:
+            if len(alpn.protocol_name_list) != 1 or alpn.protocol_name_list[0] not in ctx.config.alpn:
+                raise IllegalParameterError("the server chose a protocol we did not offer")
+            ctx.negotiated.alpn = alpn.protocol_name_list[0]
+        ctx.received(raw, "ENCRYPTED_EXTENSIONS")
+        return ExpectCertificate()
+
+
+class ExpectCertificate(State):
+    """Waiting for the server's Certificate."""
+
+    expected = (Certificate,)
+
+    def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
+        """Parse and, unless verification is off, validate the chain."""
+        if not isinstance(message, Certificate):
+            raise UnexpectedMessageError("expected Certificate")
+        chain = parse_chain([entry.cert_data for entry in message.entries])
+        if ctx.config.verify:
+            verify_chain(chain, ctx.config.trust_anchors, ctx.negotiated.server_name or "")
+        ctx.negotiated.peer_chain = tuple(entry.cert_data for entry in message.entries)
+        ctx.received(raw, "SERVER_CERT")
+        return ExpectCertificateVerify(chain[0])
+
+
+class ExpectCertificateVerify(State):
+    """Waiting for the server's CertificateVerify."""
+
+    expected = (CertificateVerify,)
+
+    def __init__(self, leaf: object) -> None:
+        self._leaf = leaf
+
+    def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
+        """Check the signature over the transcript so far."""
+        if not isinstance(message, CertificateVerify):
+            raise UnexpectedMessageError("expected CertificateVerify")
+        offered = load_policy(ctx.config.policy).signature_schemes
+        if message.algorithm not in offered:
+            raise IllegalParameterError("the server signed with a scheme we did not offer")
+        digest = certificate_verify_digest(message.algorithm, ctx.transcript.digest(), server=True)
+        verify_signature(self._leaf, message.algorithm, digest, message.signature)  # type: ignore[arg-type]
+        ctx.negotiated.signature_scheme = message.algorithm
+        ctx.received(raw, "SERVER_CERT_VERIFY")
+        return ExpectServerFinished()
+
+
+class ExpectServerFinished(State):
+    """Waiting for the server's Finished; then the client's CCS and Finished go out."""
+
+    expected = (Finished,)
+
+    def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
+        """Verify the server's Finished, send ours, switch to application keys."""
+        if not isinstance(message, Finished):
+            raise UnexpectedMessageError("expected Finished")
+        ctx.check_finished_length(message.verify_data)
+        if not hmac.compare_digest(message.verify_data, ctx.finished_verify_data(ours=False)):
+            raise DecryptError("server Finished does not verify")
+        ctx.received(raw, "SERVER_FINISHED")
+        ctx.derive_application_secrets()
+        ctx.records.write_change_cipher_spec()
+        ctx.use_handshake_keys(read=False, write=True)
+        ctx.send(Finished(ctx.finished_verify_data(ours=True)), "CLIENT_FINISHED")
+        ctx.use_application_keys(read=True, write=True)
+        ctx.last_message = "APPLICATION_DATA"
+        return Connected()

@@ -1,0 +1,168 @@
+"""What a handshake carries from state to state: the protocol's mutable state, in one place.
+
+States (``client.py``, ``server.py``) are small classes that read a message and
+return the next state; everything they share lives in a ``HandshakeContext``:
+the transcript, the key schedule, the record layer, the negotiated parameters and
+s2n's handshake flags and last message name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.config import CertifiedKey, EngineConfig
+from engine.crypto.key_schedule import KeySchedule, traffic_keys
+from engine.crypto.signer import SignatureScheme, scheme_hash
+from engine.crypto.suites import CipherSuite
+from engine.crypto.transcript import Transcript
+from engine.errors import DecodeError, InternalError
+from engine.handshake.names import HandshakeFlags
+from engine.randomness import RandomSource
+from engine.record.layer import ContentType, RecordLayer
+from engine.record.protection import RecordProtection
+from engine.wire.handshake import HandshakeMessage, encode_handshake
+
+__all__ = ["HandshakeContext", "KeyLogSink", "Negotiated", "certificate_verify_digest"]
+
+KeyLogSink = Callable[[bytes], None]
+
+_SERVER_CONTEXT = b"TLS 1.3, server CertificateVerify"
+_CLIENT_CONTEXT = b"TLS 1.3, client CertificateVerify"
+
+
+@dataclass
+class Negotiated:
+    """What the handshake settled on (names as s2n reports them)."""
+
+    suite: CipherSuite | None = None
+    group: int | None = None
+    signature_scheme: int | None = None
+    certificate: CertifiedKey | None = None
+    alpn: bytes | None = None
+    server_name: str | None = None
+    peer_chain: tuple[bytes, ...] = ()
+
+
+@dataclass
+class HandshakeContext:
+    """The mutable state of one handshake (and of the keys after it)."""
+
+    config: EngineConfig
+    is_client: bool
+    random: RandomSource
+    records: RecordLayer
+    key_log: KeyLogSink | None = None
+    transcript: Transcript = field(default_factory=Transcript)
+    negotiated: Negotiated = field(default_factory=Negotiated)
+    flags: HandshakeFlags = HandshakeFlags.INITIAL
+    last_message: str = "CLIENT_HELLO"
+    client_random: bytes = b""
+    schedule: KeySchedule | None = None
+    client_handshake_secret: bytes = b""
+    server_handshake_secret: bytes = b""
+    client_application_secret: bytes = b""
+    server_application_secret: bytes = b""
+
+    @property
+    def suite(self) -> CipherSuite:
+        """The negotiated suite; an internal error before ServerHello."""
+        if self.negotiated.suite is None:
+            raise InternalError("no cipher suite negotiated yet")
+        return self.negotiated.suite
+
+    @property
+    def key_schedule(self) -> KeySchedule:
+        """The key schedule; an internal error before ServerHello."""
+        if self.schedule is None:
+            raise InternalError("key schedule not started")
+        return self.schedule
+
+    def send(self, message: HandshakeMessage, name: str, *, legacy_version: int = 0x0303) -> bytes:
+        """Encode, add to the transcript, queue as its own record(s); return the encoded message."""
+        encoded = encode_handshake(message)
+        self.transcript.add(encoded)
+        self.records.write(ContentType.HANDSHAKE, encoded, legacy_version=legacy_version)
+        self.last_message = name
+        return encoded
+
+    def received(self, raw: bytes, name: str) -> None:
+        """Record a message read from the peer."""
+        self.transcript.add(raw)
+        self.last_message = name
+
+    def _log_secret(self, label: bytes, secret: bytes) -> None:
+        if self.key_log is not None:
+            self.key_log(label + b" " + self.client_random.hex().encode() + b" " + secret.hex().encode())
+
+    def _protection(self, secret: bytes) -> RecordProtection:
+        suite = self.suite
+        return RecordProtection(suite, traffic_keys(suite.hash_name, secret, suite.key_len, suite.iv_len))
+
+    def derive_handshake_secrets(self, shared_secret: bytes) -> None:
+        """After ServerHello: the handshake traffic secrets (RFC 8446 section 7.1)."""
+        schedule = self.key_schedule
+        schedule.enter_handshake(shared_secret)
+        transcript_hash = self.transcript.digest()
+        self.client_handshake_secret = schedule.derive_secret(
+            schedule.handshake_secret, b"c hs traffic", transcript_hash
+        )
+        self.server_handshake_secret = schedule.derive_secret(
+            schedule.handshake_secret, b"s hs traffic", transcript_hash
+        )
+        self._log_secret(b"CLIENT_HANDSHAKE_TRAFFIC_SECRET", self.client_handshake_secret)
+        self._log_secret(b"SERVER_HANDSHAKE_TRAFFIC_SECRET", self.server_handshake_secret)
+
+    def derive_application_secrets(self) -> None:
+        """After the server Finished: the application traffic and exporter secrets."""
+        schedule = self.key_schedule
+        schedule.enter_master()
+        transcript_hash = self.transcript.digest()
+        self.client_application_secret = schedule.derive_secret(
+            schedule.master_secret, b"c ap traffic", transcript_hash
+        )
+        self.server_application_secret = schedule.derive_secret(
+            schedule.master_secret, b"s ap traffic", transcript_hash
+        )
+        exporter = schedule.derive_secret(schedule.master_secret, b"exp master", transcript_hash)
+        self._log_secret(b"CLIENT_TRAFFIC_SECRET_0", self.client_application_secret)
+        self._log_secret(b"SERVER_TRAFFIC_SECRET_0", self.server_application_secret)
+        self._log_secret(b"EXPORTER_SECRET", exporter)
+
+    def use_handshake_keys(self, *, read: bool, write: bool) -> None:
+        """Switch one or both directions to the handshake traffic keys."""
+        own, peer = self._own_and_peer(self.client_handshake_secret, self.server_handshake_secret)
+        if write:
+            self.records.write_protection = self._protection(own)
+        if read:
+            self.records.read_protection = self._protection(peer)
+
+    def use_application_keys(self, *, read: bool, write: bool) -> None:
+        """Switch one or both directions to the application traffic keys."""
+        own, peer = self._own_and_peer(self.client_application_secret, self.server_application_secret)
+        if write:
+            self.records.write_protection = self._protection(own)
+        if read:
+            self.records.read_protection = self._protection(peer)
+
+    def _own_and_peer(self, client_secret: bytes, server_secret: bytes) -> tuple[bytes, bytes]:
+        return (client_secret, server_secret) if self.is_client else (server_secret, client_secret)
+
+    def finished_verify_data(self, *, ours: bool) -> bytes:
+        """The verify_data a Finished must carry now, for our side or the peer's."""
+        client_is_sender = self.is_client == ours
+        base_key = self.client_handshake_secret if client_is_sender else self.server_handshake_secret
+        return self.key_schedule.finished_verify_data(base_key, self.transcript.digest())
+
+    def check_finished_length(self, verify_data: bytes) -> None:
+        """Finished is exactly Hash.length bytes."""
+        if len(verify_data) != self.suite.hash_len:
+            raise DecodeError(f"Finished of {len(verify_data)} bytes, expected {self.suite.hash_len}")
+
+
+def certificate_verify_digest(scheme: int, transcript_hash: bytes, *, server: bool) -> bytes:
+    """The digest signed in CertificateVerify (RFC 8446 section 4.4.3)."""
+    content = b" " * 64 + (_SERVER_CONTEXT if server else _CLIENT_CONTEXT) + b"\x00" + transcript_hash
+    algorithm = scheme_hash(SignatureScheme(scheme))
+    return hashlib.new(algorithm.name, content).digest()

@@ -1,0 +1,33 @@
+"""s2n-tls's names for handshake types and messages, so engine traces line up with s2n's.
+
+``s2n_connection_get_handshake_type_name`` joins the set flags in this order;
+``s2n_connection_get_last_message_name`` names the last message handled.
+"""
+
+from __future__ import annotations
+
+from enum import IntFlag
+
+__all__ = ["HandshakeFlags", "handshake_type_name"]
+
+
+class HandshakeFlags(IntFlag):
+    """The TLS 1.3 handshake-type flags s2n tracks (tls/s2n_handshake_io.c)."""
+
+    INITIAL = 0
+    NEGOTIATED = 1
+    FULL_HANDSHAKE = 2
+    CLIENT_AUTH = 4
+    NO_CLIENT_CERT = 8
+    HELLO_RETRY_REQUEST = 16
+    MIDDLEBOX_COMPAT = 32
+    WITH_EARLY_DATA = 64
+    EARLY_CLIENT_CCS = 128
+
+
+def handshake_type_name(flags: HandshakeFlags) -> str:
+    """The name s2n gives a handshake type, e.g. ``NEGOTIATED|FULL_HANDSHAKE|MIDDLEBOX_COMPAT``."""
+    if flags == HandshakeFlags.INITIAL:
+        return "INITIAL"
+    names = [flag.name or "" for flag in HandshakeFlags if flag and (flag & flags) == flag]
+    return "|".join(names)

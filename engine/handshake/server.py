@@ -1,0 +1,197 @@
+"""The server side of the TLS 1.3 handshake, one small class per state, as s2n-tls runs it.
+
+Flight (each message in its own record): ServerHello, ChangeCipherSpec (middlebox
+compatibility, when the client sent a session id), EncryptedExtensions, Certificate,
+CertificateVerify, Finished. Randomness is drawn in s2n's order: server random,
+then the key share, then (RSA-PSS only) the signature salt.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from cryptography import x509
+
+from engine.crypto.key_exchange import generate_key_share
+from engine.crypto.key_schedule import KeySchedule
+from engine.crypto.signer import SignatureScheme
+from engine.crypto.suites import suite_for
+from engine.errors import DecryptError, IllegalParameterError, UnexpectedMessageError
+from engine.handshake.client_offer import TLS13, ClientOffer, read_offer
+from engine.handshake.context import HandshakeContext, certificate_verify_digest
+from engine.handshake.names import HandshakeFlags
+from engine.handshake.negotiation import select_cipher_suite, select_group, select_signature
+from engine.handshake.state import Connected, State
+from engine.policies import policy as load_policy
+from engine.randomness import DrawKind
+from engine.wire.extensions import (
+    Extension,
+    ExtensionType,
+    KeyShareEntry,
+    KeyShareHelloRetryRequest,
+    KeyShareServerHello,
+    ProtocolNameList,
+    SupportedVersionsServer,
+)
+from engine.wire.handshake import (
+    HELLO_RETRY_REQUEST_RANDOM,
+    Certificate,
+    CertificateEntry,
+    CertificateVerify,
+    ClientHello,
+    EncryptedExtensions,
+    Finished,
+    HandshakeMessage,
+    ServerHello,
+)
+
+__all__ = ["ExpectClientFinished", "ExpectClientHello"]
+
+
+def _server_name_matches(certificate: x509.Certificate, server_name: str) -> bool:
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns_names = names.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        dns_names = []
+    return server_name.lower() in (name.lower() for name in dns_names)
+
+
+def _encrypted_extensions(ctx: HandshakeContext, offer: ClientOffer) -> EncryptedExtensions:
+    """s2n's EncryptedExtensions order: server_name (acknowledged when the SNI matched), ALPN."""
+    extensions: list[Extension] = []
+    certificate = ctx.negotiated.certificate
+    if offer.server_name is not None and certificate is not None:
+        if _server_name_matches(certificate.leaf, offer.server_name):
+            extensions.append(Extension(ExtensionType.SERVER_NAME, b""))
+    # s2n picks the server's most preferred protocol the client offers.
+    chosen = next((name for name in ctx.config.alpn if name in offer.alpn), None)
+    if chosen is not None:
+        ctx.negotiated.alpn = chosen
+        extensions.append(
+            Extension.of(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, ProtocolNameList((chosen,)))
+        )
+    return EncryptedExtensions(tuple(extensions))
+
+
+class ExpectClientHello(State):
+    """Waiting for the first (or, after a HelloRetryRequest, the second) ClientHello."""
+
+    expected = (ClientHello,)
+
+    def __init__(self, first: ClientHello | None = None, retry_group: int | None = None) -> None:
+        self._first = first
+        self._retry_group = retry_group
+
+    def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
+        """Negotiate, then send HelloRetryRequest or the whole server flight."""
+        if not isinstance(message, ClientHello):
+            raise UnexpectedMessageError("expected ClientHello")
+        if self._first is not None:
+            _check_second_hello(self._first, message)
+        ctx.received(raw, "CLIENT_HELLO")
+        offer = read_offer(message)
+        policy = load_policy(ctx.config.policy)
+        suite = suite_for(select_cipher_suite(policy, offer.cipher_suites))
+        ctx.negotiated.suite = suite
+        ctx.transcript.choose_hash(suite.hash_name)
+        ctx.negotiated.server_name = offer.server_name
+        ctx.client_random = message.random
+        choice = select_group(policy, offer.groups, tuple(offer.shares))
+        if self._retry_group is not None and choice.group != self._retry_group:
+            raise IllegalParameterError("second ClientHello lacks the requested key share")
+        if choice.hello_retry:
+            if self._first is not None:
+                raise IllegalParameterError("second ClientHello still needs a retry")
+            return _send_hello_retry(ctx, message, choice.group)
+        return _send_flight(ctx, offer, choice.group)
+
+
+def _check_second_hello(first: ClientHello, second: ClientHello) -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2
+    # = type=implementation
+    ## The client will also send a ClientHello when the server has responded to its ClientHello with a
+    ## HelloRetryRequest.  In that case, the client MUST send the same ClientHello without modification, except
+    ## as follows: [key_share, early_data, cookie, pre_shared_key, padding]
+    if (first.random, first.legacy_session_id, first.cipher_suites) != (
+        second.random,
+        second.legacy_session_id,
+        second.cipher_suites,
+    ):
+        raise IllegalParameterError("second ClientHello changed fields other than the key share")
+
+
+def _send_hello_retry(ctx: HandshakeContext, hello: ClientHello, group: int) -> State:
+    ctx.transcript.replace_with_message_hash()
+    extensions = (
+        Extension.of(ExtensionType.SUPPORTED_VERSIONS, SupportedVersionsServer(TLS13)),
+        Extension.of(ExtensionType.KEY_SHARE, KeyShareHelloRetryRequest(group)),
+    )
+    retry = ServerHello(0x0303, HELLO_RETRY_REQUEST_RANDOM, hello.legacy_session_id, ctx.suite.code, 0, extensions)
+    ctx.flags |= HandshakeFlags.HELLO_RETRY_REQUEST
+    ctx.send(retry, "HELLO_RETRY_MSG")
+    if hello.legacy_session_id:
+        ctx.records.write_change_cipher_spec()
+        ctx.last_message = "SERVER_CHANGE_CIPHER_SPEC"
+    return ExpectClientHello(first=hello, retry_group=group)
+
+
+def _send_server_hello(ctx: HandshakeContext, offer: ClientOffer, group: int) -> None:
+    random = ctx.random.draw(32, DrawKind.PUBLIC)
+    key_share = generate_key_share(group, ctx.random)
+    ctx.negotiated.group = group
+    extensions = (
+        Extension.of(ExtensionType.SUPPORTED_VERSIONS, SupportedVersionsServer(TLS13)),
+        Extension.of(ExtensionType.KEY_SHARE, KeyShareServerHello(KeyShareEntry(group, key_share.public))),
+    )
+    hello = offer.hello
+    ctx.send(ServerHello(0x0303, random, hello.legacy_session_id, ctx.suite.code, 0, extensions), "SERVER_HELLO")
+    ctx.schedule = KeySchedule(ctx.suite.hash_name)
+    ctx.derive_handshake_secrets(key_share.exchange(offer.shares[group]))
+
+
+def _send_flight(ctx: HandshakeContext, offer: ClientOffer, group: int) -> State:
+    policy = load_policy(ctx.config.policy)
+    scheme, certificate = select_signature(
+        policy, offer.signature_schemes, ctx.config.certificates, fallback=ctx.config.compat.signature_fallback
+    )
+    ctx.negotiated.signature_scheme, ctx.negotiated.certificate = scheme, certificate
+    ctx.flags |= HandshakeFlags.NEGOTIATED | HandshakeFlags.FULL_HANDSHAKE
+    _send_server_hello(ctx, offer, group)
+    if offer.hello.legacy_session_id:
+        ctx.flags |= HandshakeFlags.MIDDLEBOX_COMPAT
+        ctx.records.write_change_cipher_spec()
+        ctx.last_message = "SERVER_CHANGE_CIPHER_SPEC"
+    ctx.use_handshake_keys(read=True, write=True)
+    ctx.send(_encrypted_extensions(ctx, offer), "ENCRYPTED_EXTENSIONS")
+    entries = tuple(CertificateEntry(der, ()) for der in certificate.chain)
+    ctx.send(Certificate(b"", entries), "SERVER_CERT")
+    digest = certificate_verify_digest(scheme, ctx.transcript.digest(), server=True)
+    signature = certificate.signer.sign_digest(SignatureScheme(scheme), digest, ctx.random)
+    ctx.send(CertificateVerify(scheme, signature), "SERVER_CERT_VERIFY")
+    ctx.send(Finished(ctx.finished_verify_data(ours=True)), "SERVER_FINISHED")
+    ctx.derive_application_secrets()
+    ctx.use_application_keys(read=False, write=True)
+    return ExpectClientFinished()
+
+
+class ExpectClientFinished(State):
+    """Waiting for the client's Finished (its ChangeCipherSpec is dropped by the record layer)."""
+
+    expected = (Finished,)
+
+    def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
+        """Check the client's Finished; then both directions use application keys."""
+        if not isinstance(message, Finished):
+            raise UnexpectedMessageError("expected Finished")
+        ctx.check_finished_length(message.verify_data)
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.4.4
+        # = type=implementation
+        ## Recipients of Finished messages MUST verify that the contents are correct and if incorrect MUST
+        ## terminate the connection with a "decrypt_error" alert.
+        if not hmac.compare_digest(message.verify_data, ctx.finished_verify_data(ours=False)):
+            raise DecryptError("client Finished does not verify")
+        ctx.received(raw, "CLIENT_FINISHED")
+        ctx.use_application_keys(read=True, write=False)
+        ctx.last_message = "APPLICATION_DATA"
+        return Connected()

@@ -1,0 +1,118 @@
+"""The record layer of one connection: what to send, and what came in, per epoch.
+
+Writing: content is cut into records of at most ``max_plaintext`` bytes (s2n's
+sizing), protected once write keys are set. Reading: records are deframed,
+decrypted with the current read keys, and handed up as (content type, payload);
+the middlebox-compatibility ChangeCipherSpec is checked and dropped here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from engine.errors import RecordOverflowError, UnexpectedMessageError
+from engine.record.deframer import Deframer
+from engine.record.protection import MAX_PLAINTEXT, RecordProtection
+
+__all__ = ["ContentType", "RecordLayer"]
+
+
+class ContentType:
+    """Record content types (RFC 8446 section 5.1)."""
+
+    CHANGE_CIPHER_SPEC = 20
+    ALERT = 21
+    HANDSHAKE = 22
+    APPLICATION_DATA = 23
+
+
+_KNOWN_TYPES = {ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT, ContentType.HANDSHAKE, ContentType.APPLICATION_DATA}
+
+
+class RecordLayer:
+    """Per-connection record state: keys, sequence numbers, buffers."""
+
+    def __init__(self, max_plaintext: int) -> None:
+        self.max_plaintext = max_plaintext
+        self.read_protection: RecordProtection | None = None
+        self.write_protection: RecordProtection | None = None
+        self.allow_change_cipher_spec = True
+        self._deframer = Deframer()
+        self._outgoing = bytearray()
+
+    # ---- writing ----
+
+    def write(self, content_type: int, content: bytes, *, legacy_version: int = 0x0303) -> None:
+        """Queue ``content`` as one or more records (never zero-length ones)."""
+        for start in range(0, max(len(content), 1), self.max_plaintext):
+            fragment = content[start : start + self.max_plaintext]
+            if self.write_protection is None or content_type == ContentType.CHANGE_CIPHER_SPEC:
+                header = bytes([content_type]) + legacy_version.to_bytes(2, "big") + len(fragment).to_bytes(2, "big")
+                self._outgoing += header + fragment
+            else:
+                self._outgoing += self.write_protection.seal(content_type, fragment)
+
+    def write_change_cipher_spec(self) -> None:
+        """The middlebox-compatibility ChangeCipherSpec record (RFC 8446 appendix D.4)."""
+        self._outgoing += bytes([ContentType.CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1])
+
+    def take_outgoing(self) -> bytes:
+        """Everything queued, for the transport."""
+        data = bytes(self._outgoing)
+        self._outgoing.clear()
+        return data
+
+    # ---- reading ----
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from the peer."""
+        self._deframer.feed(data)
+
+    @property
+    def pending(self) -> int:
+        """Received bytes that do not yet make a whole record."""
+        return self._deframer.pending
+
+    def records(self) -> Iterator[tuple[int, bytes]]:
+        """Whole records as (content type, content), decrypted; CCS dropped after its checks."""
+        while (record := self._deframer.next_record()) is not None:
+            content_type, content = self._open(record.content_type, record.header, record.body)
+            if content_type == ContentType.CHANGE_CIPHER_SPEC:
+                continue
+            yield content_type, content
+
+    def _open(self, content_type: int, header: bytes, body: bytes) -> tuple[int, bytes]:
+        if content_type not in _KNOWN_TYPES:
+            raise UnexpectedMessageError(f"unknown record type {content_type}")
+        if content_type == ContentType.CHANGE_CIPHER_SPEC:
+            self._check_change_cipher_spec(body)
+            return content_type, body
+        if self.read_protection is not None:
+            if content_type != ContentType.APPLICATION_DATA:
+                raise UnexpectedMessageError("unprotected record after keys changed")
+            return self.read_protection.open(header, body)
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
+        # = type=implementation
+        ## The length MUST NOT exceed 2^14 bytes.  An endpoint that receives a record that exceeds this length MUST
+        ## terminate the connection with a "record_overflow" alert.
+        if len(body) > MAX_PLAINTEXT:
+            raise RecordOverflowError(f"plaintext record of {len(body)} bytes")
+        if content_type == ContentType.APPLICATION_DATA:
+            raise UnexpectedMessageError("application data before keys")
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
+        # = type=implementation
+        ## Implementations MUST NOT send zero-length fragments of Handshake types, even if those fragments contain
+        ## padding.
+        if not body:
+            raise UnexpectedMessageError("zero-length plaintext record")
+        return content_type, body
+
+    def _check_change_cipher_spec(self, body: bytes) -> None:
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-5
+        # = type=implementation
+        ## An implementation which receives any other change_cipher_spec value or which receives a protected
+        ## change_cipher_spec record MUST abort the handshake with an "unexpected_message" alert.
+        if body != b"\x01":
+            raise UnexpectedMessageError("change_cipher_spec must be the single byte 0x01")
+        if not self.allow_change_cipher_spec:
+            raise UnexpectedMessageError("change_cipher_spec after the handshake")

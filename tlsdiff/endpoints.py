@@ -1,0 +1,170 @@
+"""One interface over an engine connection and an s2n connection, so a scenario can pair any two.
+
+Each endpoint is built from the same inputs: role, policy, certificate type, seed and
+ALPN list; servers sign through the shared ``KeySigner``; both draw from the seeded
+stream for ``(seed, role)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from engine.config import CertifiedKey, EngineConfig
+from engine.connection import ConnectionClosed, DataReceived, TLSConnection
+from engine.crypto.key_exchange import GROUP_NAMES
+from engine.crypto.signer import KeySigner
+from engine.randomness import SeededRandomSource, StreamLabel
+from s2n_bridge import Config, Connection, Mode, ServerCertificate
+from tlsdiff.certs import certificate_for
+
+__all__ = ["IMPLEMENTATIONS", "Endpoint", "EndpointSpec", "open_endpoint"]
+
+IMPLEMENTATIONS = ("engine", "s2n")
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """What both implementations are given."""
+
+    implementation: str
+    client: bool
+    policy: str
+    cert_type: str
+    seed: int
+    alpn: tuple[str, ...] = ()
+    key_log: list[bytes] = field(default_factory=list, compare=False)
+
+
+class Endpoint(Protocol):
+    """The verbs a scenario needs."""
+
+    def handshake_step(self) -> bool: ...
+    def feed(self, data: bytes) -> None: ...
+    def take_outgoing(self) -> bytes: ...
+    def send(self, data: bytes) -> None: ...
+    def read_available(self) -> tuple[bytes, bool]: ...
+    def close(self) -> None: ...
+    def describe(self) -> dict[str, str]: ...
+
+
+class _S2NEndpoint:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def handshake_step(self) -> bool:
+        return self._connection.negotiate()
+
+    def feed(self, data: bytes) -> None:
+        self._connection.feed(data)
+
+    def take_outgoing(self) -> bytes:
+        return self._connection.take_outgoing()
+
+    def send(self, data: bytes) -> None:
+        offset = 0
+        while offset < len(data):
+            offset += self._connection.send(data[offset:])
+
+    def read_available(self) -> tuple[bytes, bool]:
+        received = bytearray()
+        while (chunk := self._connection.recv()) is not None:
+            if chunk == b"":
+                return bytes(received), True
+            received += chunk
+        return bytes(received), False
+
+    def close(self) -> None:
+        self._connection.shutdown()
+
+    def describe(self) -> dict[str, str]:
+        info = self._connection.info()
+        return {"cipher": info.cipher, "group": info.group, "handshake_type": info.handshake_type}
+
+
+class _EngineEndpoint:
+    def __init__(self, connection: TLSConnection) -> None:
+        self._connection = connection
+        self._started = False
+        self._received = b""
+        self._peer_closed = False
+        self._closed = False
+
+    def handshake_step(self) -> bool:
+        if not self._started:
+            self._connection.start()
+            self._started = True
+        return self._connection.handshake_complete
+
+    def feed(self, data: bytes) -> None:
+        for event in self._connection.receive_data(data) if data else []:
+            if isinstance(event, DataReceived):
+                self._received += event.data
+            elif isinstance(event, ConnectionClosed):
+                self._peer_closed = True
+                self.close()  # answer close_notify with close_notify, as s2n_shutdown does
+
+    def take_outgoing(self) -> bytes:
+        return self._connection.data_to_send()
+
+    def send(self, data: bytes) -> None:
+        self._connection.send(data)
+
+    def read_available(self) -> tuple[bytes, bool]:
+        received, self._received = self._received, b""
+        return received, self._peer_closed
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._connection.close()
+
+    def describe(self) -> dict[str, str]:
+        negotiated = self._connection.ctx.negotiated
+        return {
+            "cipher": negotiated.suite.name if negotiated.suite else "NONE",
+            "group": GROUP_NAMES.get(negotiated.group or 0, "NONE"),
+            "handshake_type": self._connection.handshake_type_name,
+        }
+
+
+def _engine_config(spec: EndpointSpec) -> EngineConfig:
+    certificate = certificate_for(spec.cert_type)
+    alpn = tuple(name.encode() for name in spec.alpn)
+    if spec.client:
+        return EngineConfig(spec.policy, trust_anchors=(x509.load_pem_x509_certificate(certificate.ca_pem),), alpn=alpn)
+    leaf = x509.load_pem_x509_certificate(certificate.chain_pem).public_bytes(Encoding.DER)
+    served = CertifiedKey((leaf,), KeySigner(certificate.private_key))
+    return EngineConfig(spec.policy, certificates=(served,), alpn=alpn)
+
+
+@contextmanager
+def open_endpoint(spec: EndpointSpec) -> Iterator[Endpoint]:
+    """An endpoint for ``spec``, freed (s2n) when the block ends."""
+    certificate = certificate_for(spec.cert_type)
+    if spec.implementation == "engine":
+        label = StreamLabel.CLIENT if spec.client else StreamLabel.SERVER
+        connection = TLSConnection(
+            _engine_config(spec),
+            client=spec.client,
+            random=SeededRandomSource(spec.seed, label),
+            server_name=certificate.server_name if spec.client else None,
+            key_log=spec.key_log.append,
+        )
+        yield _EngineEndpoint(connection)
+        return
+    with ExitStack() as stack:
+        if spec.client:
+            config = Config(spec.policy, trust_pem=certificate.ca_pem, alpn=spec.alpn, key_log=spec.key_log.append)
+        else:
+            served = ServerCertificate(certificate.chain_pem, signer=KeySigner(certificate.private_key))
+            config = Config(spec.policy, certificates=[served], alpn=spec.alpn, key_log=spec.key_log.append)
+        stack.enter_context(config)
+        mode = Mode.CLIENT if spec.client else Mode.SERVER
+        name = certificate.server_name if spec.client else None
+        yield _S2NEndpoint(stack.enter_context(Connection(config, mode, seed=spec.seed, server_name=name)))
