@@ -33,15 +33,17 @@ def _record_sizes(records: Sequence[Record], direction: str) -> str:
 
 def _summary(result: Any, profile: str) -> dict[str, Any]:
     return {
+        "client": result.client_implementation,
+        "server": result.server_implementation,
         "policy": result.policy,
         "cert": result.cert_type,
         "seed": result.seed,
         "profile": profile,
-        "version": result.client.protocol,
-        "cipher": result.client.cipher,
-        "group": result.client.group,
-        "signature_scheme": result.server.signature_scheme,
-        "handshake_type": result.client.handshake_type,
+        "version": result.client["version"],
+        "cipher": result.client["cipher"],
+        "group": result.client["group"],
+        "signature_scheme": result.server["signature_scheme"],
+        "handshake_type": result.client["handshake_type"],
         "records": [
             {
                 "direction": r.direction,
@@ -56,7 +58,8 @@ def _summary(result: Any, profile: str) -> dict[str, Any]:
 
 
 def _print_summary(summary: dict[str, Any], records: Sequence[Record]) -> None:
-    print(f"s2n client <-> s2n server  policy={summary['policy']}  cert={summary['cert']}  seed={summary['seed']}")
+    sides = f"{summary['client']} client <-> {summary['server']} server"
+    print(f"{sides}  policy={summary['policy']}  cert={summary['cert']}  seed={summary['seed']}")
     rows = [
         ("version", summary["version"]),
         ("cipher", summary["cipher"]),
@@ -82,11 +85,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return build_main(["--profile", args.profile] if args.profile else [])
 
 
-def _cmd_s2n_handshake(args: argparse.Namespace) -> int:
+def _cmd_pair(args: argparse.Namespace) -> int:
     from s2n_bridge._native import profile  # noqa: PLC0415
-    from tlsdiff.scenario import run_s2n_pair  # noqa: PLC0415
+    from tlsdiff.scenario import run_pair  # noqa: PLC0415
 
-    result = run_s2n_pair(args.policy, args.cert, args.seed)
+    result = run_pair(args.client, args.server, args.policy, args.cert, args.seed)
     summary = _summary(result, profile().name)
     if args.transcript:
         write_transcript(Path(args.transcript), result.records)
@@ -97,27 +100,33 @@ def _cmd_s2n_handshake(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_s2n_handshake(args: argparse.Namespace) -> int:
+    args.client = args.server = "s2n"
+    return _cmd_pair(args)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from s2n_bridge._native import profile  # noqa: PLC0415
-    from tlsdiff.scenario import run_s2n_pair  # noqa: PLC0415
+    from tlsdiff.scenario import run_pair  # noqa: PLC0415
 
-    print(f"tlsdiff demo: C s2n-tls ({profile().name} build), client and server in memory, seed {args.seed}")
-    print("Each scenario runs twice; 'replay' says whether the second run gave byte-identical records.\n")
-    header = f"{'policy':<15} {'cert':<13} {'cipher':<23} {'group':<10} {'signature scheme':<24} {'records':>7}"
-    print(header + "  transcript sha256   replay")
+    print(f"tlsdiff demo: the Python engine and C s2n-tls ({profile().name} build), in memory, seed {args.seed}")
+    print("Each scenario runs four ways (clients x servers in {s2n, engine}); records compared byte for byte.")
+    print()
+    columns = f"{'policy':<15} {'cert':<13} {'cipher':<23} {'group':<10} {'signature scheme':<24} {'records':>7}"
+    print(columns + "  sha256 (4-way)")
     failures = 0
     for policy in _DEMO_POLICIES:
         for cert_type in CERT_TYPES:
-            first = run_s2n_pair(policy, cert_type, args.seed)
-            digest = transcript_sha256(first.records)
-            replay = transcript_sha256(run_s2n_pair(policy, cert_type, args.seed).records) == digest
-            failures += not replay
-            info = first.client
+            runs = [run_pair(c, s, policy, cert_type, args.seed) for c in ("s2n", "engine") for s in ("s2n", "engine")]
+            digests = {transcript_sha256(run.records) for run in runs}
+            failures += len(digests) != 1
+            info, first = runs[0].client, runs[0]
+            verdict = "identical" if len(digests) == 1 else f"{len(digests)} DIFFERENT transcripts"
             print(
-                f"{policy:<15} {cert_type:<13} {info.cipher:<23} {info.group:<10} {first.server.signature_scheme:<24} "
-                f"{len(first.records):>7}  {digest[:16]}... {'same' if replay else 'DIFFERENT'}"
+                f"{policy:<15} {cert_type:<13} {info['cipher']:<23} {info['group']:<10} "
+                f"{first.server['signature_scheme']:<24} {len(first.records):>7}  {min(digests)[:16]}... {verdict}"
             )
-    print("\nThe Python engine joins this table (engine vs s2n, byte for byte) as it lands.")
+    print("\nAll four pairings must give one transcript; 'tlsdiff pair' shows any one of them in full.")
     return 1 if failures else 0
 
 
@@ -130,16 +139,25 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--profile", choices=("openssl", "aws-lc"), help="libcrypto to build against (default: openssl)")
     build.set_defaults(run=_cmd_build)
     handshake = commands.add_parser("s2n-handshake", help="run an s2n client and server in memory and summarise")
-    handshake.add_argument("--policy", default="default_tls13", help="s2n security policy name")
-    handshake.add_argument("--cert", choices=CERT_TYPES, default="ecdsa-p256", help="server certificate type")
-    handshake.add_argument("--seed", type=_seed, default=1, help="seed of both sides' randomness (0 to 2**64-1)")
-    handshake.add_argument("--transcript", metavar="FILE", help="write every record, with its direction, as JSON lines")
-    handshake.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    _scenario_options(handshake)
     handshake.set_defaults(run=_cmd_s2n_handshake)
+    pair = commands.add_parser("pair", help="run any client against any server (engine or s2n) and summarise")
+    pair.add_argument("--client", choices=("engine", "s2n"), default="engine")
+    pair.add_argument("--server", choices=("engine", "s2n"), default="s2n")
+    _scenario_options(pair)
+    pair.set_defaults(run=_cmd_pair)
     demo = commands.add_parser("demo", help="the main job: a readable run over policies and certificates")
     demo.add_argument("--seed", type=_seed, default=1)
     demo.set_defaults(run=_cmd_demo)
     return parser
+
+
+def _scenario_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", default="default_tls13", help="s2n security policy name")
+    parser.add_argument("--cert", choices=CERT_TYPES, default="ecdsa-p256", help="server certificate type")
+    parser.add_argument("--seed", type=_seed, default=1, help="seed of both sides' randomness (0 to 2**64-1)")
+    parser.add_argument("--transcript", metavar="FILE", help="write every record, with its direction, as JSON lines")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
 
 
 def _seed(text: str) -> int:

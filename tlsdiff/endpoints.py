@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from engine.config import CertifiedKey, EngineConfig
 from engine.connection import ConnectionClosed, DataReceived, TLSConnection
 from engine.crypto.key_exchange import GROUP_NAMES
-from engine.crypto.signer import KeySigner
+from engine.crypto.signer import KeySigner, SignatureScheme
 from engine.randomness import SeededRandomSource, StreamLabel
 from s2n_bridge import Config, Connection, Mode, ServerCertificate
 from tlsdiff.certs import certificate_for
@@ -84,7 +84,13 @@ class _S2NEndpoint:
 
     def describe(self) -> dict[str, str]:
         info = self._connection.info()
-        return {"cipher": info.cipher, "group": info.group, "handshake_type": info.handshake_type}
+        return {
+            "version": info.protocol,
+            "cipher": info.cipher,
+            "group": info.group,
+            "signature_scheme": info.signature_scheme,
+            "handshake_type": info.handshake_type,
+        }
 
 
 class _EngineEndpoint:
@@ -126,7 +132,10 @@ class _EngineEndpoint:
 
     def describe(self) -> dict[str, str]:
         negotiated = self._connection.ctx.negotiated
+        scheme = negotiated.signature_scheme
         return {
+            "version": "TLSv1.3" if negotiated.suite else "NONE",
+            "signature_scheme": SignatureScheme(scheme).name.lower() if scheme is not None else "NONE",
             "cipher": negotiated.suite.name if negotiated.suite else "NONE",
             "group": GROUP_NAMES.get(negotiated.group or 0, "NONE"),
             "handshake_type": self._connection.handshake_type_name,

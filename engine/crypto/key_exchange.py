@@ -6,7 +6,7 @@ Measured with Debian's OpenSSL 3.0 (DESIGN.md), the draws the engine reproduces:
 |---|---|---|
 | x25519 | 32 B (the private key before clamping) | none |
 | secp256r1 | 32 B, big-endian scalar, drawn again unless 0 < k < n | none |
-| secp384r1 | 3 x 48 B (the first is the scalar; two feed blinding) | 3 x 48 B |
+| secp384r1 | 3 x 48 B (the first is the scalar; two feed blinding) | 4 x 48 B (measured; DESIGN.md says 3) |
 | secp521r1 | 66 B, top byte masked to its lowest bit, drawn again unless 0 < k < n | none |
 """
 
@@ -50,7 +50,7 @@ _CURVES = {
         48,
         0xFF,
         3,
-        3,
+        4,
     ),
     SECP521R1: _Curve(
         ec.SECP521R1(),

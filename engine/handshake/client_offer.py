@@ -42,14 +42,14 @@ class ClientOffer:
     alpn: tuple[bytes, ...]
 
 
-_Body = TypeVar("_Body", covariant=True)
+_Body_co = TypeVar("_Body_co", covariant=True)
 
 
-class _Decoder(Protocol[_Body]):
-    def decode(self, data: bytes | memoryview, /) -> _Body: ...
+class _Decoder(Protocol[_Body_co]):
+    def decode(self, data: bytes | memoryview, /) -> _Body_co: ...
 
 
-def decode_optional(extensions: tuple[Extension, ...], kind: int, decoder: _Decoder[_Body]) -> _Body | None:
+def decode_optional(extensions: tuple[Extension, ...], kind: int, decoder: _Decoder[_Body_co]) -> _Body_co | None:
     """Decode the extension ``kind`` if present."""
     extension = find_extension(extensions, kind)
     return None if extension is None else decoder.decode(extension.data)

@@ -61,9 +61,9 @@ def _encrypted_extensions(ctx: HandshakeContext, offer: ClientOffer) -> Encrypte
     """s2n's EncryptedExtensions order: server_name (acknowledged when the SNI matched), ALPN."""
     extensions: list[Extension] = []
     certificate = ctx.negotiated.certificate
-    if offer.server_name is not None and certificate is not None:
-        if _server_name_matches(certificate.leaf, offer.server_name):
-            extensions.append(Extension(ExtensionType.SERVER_NAME, b""))
+    name = offer.server_name
+    if name is not None and certificate is not None and _server_name_matches(certificate.leaf, name):
+        extensions.append(Extension(ExtensionType.SERVER_NAME, b""))
     # s2n picks the server's most preferred protocol the client offers.
     chosen = next((name for name in ctx.config.alpn if name in offer.alpn), None)
     if chosen is not None:
