@@ -99,11 +99,22 @@ def _close(wire: _Wire) -> None:
 
 
 def run_pair(
-    client: str, server: str, policy: str, cert_type: str, seed: int, *, alpn: tuple[str, ...] = ()
+    client: str,
+    server: str,
+    policy: str,
+    cert_type: str,
+    seed: int,
+    *,
+    alpn: tuple[str, ...] = (),
+    server_policy: str | None = None,
 ) -> PairResult:
-    """Run the scenario with ``client`` and ``server`` each ``"engine"`` or ``"s2n"``."""
+    """Run the scenario with ``client`` and ``server`` each ``"engine"`` or ``"s2n"``.
+
+    ``server_policy`` gives the server another policy than the client's (e.g. to force
+    a HelloRetryRequest).
+    """
     client_spec = EndpointSpec(client, True, policy, cert_type, seed, alpn)
-    server_spec = EndpointSpec(server, False, policy, cert_type, seed, alpn)
+    server_spec = EndpointSpec(server, False, server_policy or policy, cert_type, seed, alpn)
     with open_endpoint(client_spec) as client_end, open_endpoint(server_spec) as server_end:
         wire = _Wire(client_end, server_end)
         wire.drive(client_end.handshake_step, server_end.handshake_step, "handshake")

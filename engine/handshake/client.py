@@ -44,6 +44,7 @@ from engine.wire.extensions import (
     SupportedGroups,
     SupportedVersionsClient,
     SupportedVersionsServer,
+    find_extension,
 )
 from engine.wire.handshake import (
     Certificate,
@@ -69,7 +70,9 @@ class _Hello:
         self.groups = groups
 
 
-def _extension_bodies(ctx: HandshakeContext, shares: dict[int, KeyShare], server_name: str | None) -> list[Extension]:
+def _extension_bodies(
+    ctx: HandshakeContext, shares: dict[int, KeyShare], server_name: str | None, cookie: Extension | None
+) -> list[Extension]:
     offer = client_hello_offer(load_policy(ctx.config.policy), OPENSSL_3, server_name=server_name is not None)
     bodies = {
         ExtensionType.SUPPORTED_VERSIONS: SupportedVersionsClient(offer.supported_versions),
@@ -81,17 +84,29 @@ def _extension_bodies(ctx: HandshakeContext, shares: dict[int, KeyShare], server
     }
     extensions: list[Extension] = []
     for extension_type in offer.extensions:
+        # s2n's list puts the cookie after ec_point_formats and before extended_master_secret.
+        if cookie is not None and extension_type == ExtensionType.EXTENDED_MASTER_SECRET:
+            extensions.append(cookie)
+            cookie = None
         body = bodies.get(ExtensionType(extension_type))
         extensions.append(Extension.of(extension_type, body) if body is not None else Extension(extension_type, b""))
         if extension_type == ExtensionType.SERVER_NAME and ctx.config.alpn:
             alpn = ProtocolNameList(ctx.config.alpn)
             extensions.append(Extension.of(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, alpn))
+    if cookie is not None:
+        extensions.append(cookie)
     return extensions
 
 
-def _client_hello(ctx: HandshakeContext, random: bytes, session_id: bytes, shares: dict[int, KeyShare]) -> ClientHello:
+def _client_hello(
+    ctx: HandshakeContext,
+    random: bytes,
+    session_id: bytes,
+    shares: dict[int, KeyShare],
+    cookie: Extension | None = None,
+) -> ClientHello:
     offer = client_hello_offer(load_policy(ctx.config.policy), OPENSSL_3)
-    extensions = tuple(_extension_bodies(ctx, shares, ctx.negotiated.server_name))
+    extensions = tuple(_extension_bodies(ctx, shares, ctx.negotiated.server_name, cookie))
     return ClientHello(offer.legacy_version, random, session_id, offer.cipher_suites, b"\x00", extensions)
 
 
@@ -178,9 +193,15 @@ class ExpectServerHello(State):
         ctx.transcript.replace_with_message_hash()
         ctx.received(raw, "HELLO_RETRY_MSG")
         ctx.flags |= HandshakeFlags.HELLO_RETRY_REQUEST
+        ctx.send_change_cipher_spec()  # s2n sends its CCS right after a HelloRetryRequest
         shares = {group: generate_key_share(group, ctx.random)}
         first = self._hello.message
-        hello = _client_hello(ctx, first.random, first.legacy_session_id, shares)
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2.2
+        # = type=implementation
+        ## When sending the new ClientHello, the client MUST copy the contents of the extension received in the
+        ## HelloRetryRequest into a "cookie" extension in the new ClientHello.
+        cookie = find_extension(retry.extensions, ExtensionType.COOKIE)
+        hello = _client_hello(ctx, first.random, first.legacy_session_id, shares, cookie)
         ctx.send(hello, "CLIENT_HELLO")
         return ExpectServerHello(_Hello(hello, shares, self._hello.groups), retried=True)
 
@@ -261,7 +282,7 @@ class ExpectServerFinished(State):
             raise DecryptError("server Finished does not verify")
         ctx.received(raw, "SERVER_FINISHED")
         ctx.derive_application_secrets()
-        ctx.records.write_change_cipher_spec()
+        ctx.send_change_cipher_spec()
         ctx.use_handshake_keys(read=False, write=True)
         ctx.send(Finished(ctx.finished_verify_data(ours=True)), "CLIENT_FINISHED")
         ctx.use_application_keys(read=True, write=True)

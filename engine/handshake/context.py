@@ -58,6 +58,7 @@ class HandshakeContext:
     negotiated: Negotiated = field(default_factory=Negotiated)
     flags: HandshakeFlags = HandshakeFlags.INITIAL
     last_message: str = "CLIENT_HELLO"
+    change_cipher_spec_sent: bool = False
     client_random: bytes = b""
     schedule: KeySchedule | None = None
     client_handshake_secret: bytes = b""
@@ -86,6 +87,13 @@ class HandshakeContext:
         self.records.write(ContentType.HANDSHAKE, encoded, legacy_version=legacy_version)
         self.last_message = name
         return encoded
+
+    def send_change_cipher_spec(self) -> None:
+        """The middlebox-compatibility CCS: s2n sends it once per connection (RFC 8446 appendix D.4)."""
+        if not self.change_cipher_spec_sent:
+            self.change_cipher_spec_sent = True
+            self.records.write_change_cipher_spec()
+            self.last_message = "CLIENT_CHANGE_CIPHER_SPEC" if self.is_client else "SERVER_CHANGE_CIPHER_SPEC"
 
     def received(self, raw: bytes, name: str) -> None:
         """Record a message read from the peer."""

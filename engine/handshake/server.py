@@ -131,8 +131,7 @@ def _send_hello_retry(ctx: HandshakeContext, hello: ClientHello, group: int) -> 
     ctx.flags |= HandshakeFlags.HELLO_RETRY_REQUEST
     ctx.send(retry, "HELLO_RETRY_MSG")
     if hello.legacy_session_id:
-        ctx.records.write_change_cipher_spec()
-        ctx.last_message = "SERVER_CHANGE_CIPHER_SPEC"
+        ctx.send_change_cipher_spec()
     return ExpectClientHello(first=hello, retry_group=group)
 
 
@@ -160,8 +159,7 @@ def _send_flight(ctx: HandshakeContext, offer: ClientOffer, group: int) -> State
     _send_server_hello(ctx, offer, group)
     if offer.hello.legacy_session_id:
         ctx.flags |= HandshakeFlags.MIDDLEBOX_COMPAT
-        ctx.records.write_change_cipher_spec()
-        ctx.last_message = "SERVER_CHANGE_CIPHER_SPEC"
+        ctx.send_change_cipher_spec()
     ctx.use_handshake_keys(read=True, write=True)
     ctx.send(_encrypted_extensions(ctx, offer), "ENCRYPTED_EXTENSIONS")
     entries = tuple(CertificateEntry(der, ()) for der in certificate.chain)

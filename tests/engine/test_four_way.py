@@ -91,3 +91,25 @@ def test_four_way_with_alpn(alpn: tuple[str, ...]) -> None:
     assert reference.client["cipher"] == "TLS_AES_128_GCM_SHA256"
     for client, server in PAIRINGS:
         assert run_pair(client, server, "default_tls13", "ecdsa-p256", 9, alpn=alpn).records == reference.records
+
+
+@pytest.mark.parametrize(
+    ("client_policy", "server_policy", "cert_type", "hello_retry"),
+    [
+        # The server takes only P-384; the client's P-256 share is refused.
+        ("default_tls13", "20250211", "ecdsa-p384", True),
+        # The client's x25519 share is usable, but s2n upgrades to its strongly preferred P-384.
+        ("test_all_tls13", "20251113", "rsa-2048", True),
+        # Different policies, but the client's share is taken: no retry.
+        ("default_tls13", "20190801", "rsa-pss-2048", False),
+    ],
+)
+def test_four_way_across_policies_and_hello_retry(
+    client_policy: str, server_policy: str, cert_type: str, hello_retry: bool
+) -> None:
+    reference = run_pair("s2n", "s2n", client_policy, cert_type, 5, server_policy=server_policy)
+    assert ("HELLO_RETRY_REQUEST" in reference.client["handshake_type"]) is hello_retry
+    for client, server in PAIRINGS:
+        result = run_pair(client, server, client_policy, cert_type, 5, server_policy=server_policy)
+        assert result.records == reference.records, f"{client} client vs {server} server differs from s2n<->s2n"
+        assert result.server["handshake_type"] == reference.server["handshake_type"]
