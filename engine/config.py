@@ -37,6 +37,14 @@ class Compat:
     # s2n sends a server signature with a scheme the client did not offer when no
     # offered scheme fits the certificate (RFC 8446 4.4.3 allows it for servers).
     signature_fallback: bool = True
+    # s2n answers a fatal error with a warning-level close_notify instead of the
+    # specific alert (tls/s2n_alerts.c: against side channels); only protocol_version
+    # is sent as itself. RFC 8446 section 6.2 wants the specific alert.
+    generic_close_notify: bool = True
+    # After a HelloRetryRequest, s2n does not compare the second ClientHello's random,
+    # session id and cipher suites with the first (tls/s2n_client_hello.c, for clients
+    # that get them wrong); RFC 8446 section 4.1.2 says they must not change.
+    lenient_second_client_hello: bool = True
 
     @classmethod
     def s2n(cls) -> Compat:
@@ -46,7 +54,7 @@ class Compat:
     @classmethod
     def rfc(cls) -> Compat:
         """Behave as RFC 8446 says, where s2n-tls differs."""
-        return cls(signature_fallback=False)
+        return cls(signature_fallback=False, generic_close_notify=False, lenient_second_client_hello=False)
 
 
 class RecordSizing:

@@ -196,8 +196,12 @@ class TLSConnection:
         return [AlertReceived(alert.description)]
 
     def _send_alert(self, description: AlertDescription, level: int = 2) -> None:
-        self.ctx.records.write(ContentType.ALERT, bytes([level, description]))
+        version = 0x0303 if self.ctx.version_settled else 0x0301
+        self.ctx.records.write(ContentType.ALERT, bytes([level, description]), legacy_version=version)
 
     def _fail(self, error: TLSError) -> None:
         self._error = error
-        self._send_alert(error.alert)
+        if self.ctx.config.compat.generic_close_notify and error.alert != AlertDescription.PROTOCOL_VERSION:
+            self._send_alert(AlertDescription.CLOSE_NOTIFY, level=1)
+        else:
+            self._send_alert(error.alert)

@@ -29,6 +29,7 @@ typedef enum { S2N_TLS_SIGNATURE_ANONYMOUS, S2N_TLS_SIGNATURE_RSA, S2N_TLS_SIGNA
 typedef enum { S2N_TLS_HASH_NONE, S2N_TLS_HASH_SHA256, S2N_TLS_HASH_SHA384, S2N_TLS_HASH_SHA512,
                ... } s2n_tls_hash_algorithm;
 
+typedef int (*s2n_clock_time_nanoseconds)(void *, uint64_t *);
 typedef int (*s2n_async_pkey_fn)(struct s2n_connection *conn, struct s2n_async_pkey_op *op);
 typedef int (*s2n_key_log_fn)(void *ctx, struct s2n_connection *conn, uint8_t *logline, size_t len);
 typedef uint8_t (*s2n_verify_host_fn)(const char *host_name, size_t host_name_len, void *data);
@@ -46,6 +47,7 @@ const char *s2n_strerror(int error, const char *lang);
 struct s2n_config *s2n_config_new(void);
 int s2n_config_free(struct s2n_config *config);
 int s2n_config_set_cipher_preferences(struct s2n_config *config, const char *version);
+int s2n_config_set_monotonic_clock(struct s2n_config *config, s2n_clock_time_nanoseconds clock_fn, void *ctx);
 int s2n_config_add_cert_chain_and_key_to_store(struct s2n_config *config,
                                                struct s2n_cert_chain_and_key *cert_key_pair);
 int s2n_config_set_async_pkey_callback(struct s2n_config *config, s2n_async_pkey_fn fn);
@@ -141,6 +143,7 @@ void tlsdiff_log_clear(void);
 uint32_t tlsdiff_log_read(int32_t *stream_ids, uint32_t *sizes, int32_t *kinds, uint32_t max);
 uint32_t tlsdiff_log_dropped_count(void);
 int tlsdiff_install_rand(void);
+int tlsdiff_monotonic_clock(void *ctx, uint64_t *nanoseconds);
 int tlsdiff_recv_trampoline(void *ctx, uint8_t *buf, uint32_t len);
 int tlsdiff_send_trampoline(void *ctx, const uint8_t *buf, uint32_t len);
 

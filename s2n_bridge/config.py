@@ -64,6 +64,7 @@ class Config:
         self._ptr: Any = self._ffi.NULL
         self._chains: list[Any] = []
         self._handle = self._ffi.new_handle(self)
+        self._clock_offset = self._ffi.new("uint64_t *", 0)
         self.policy = policy
         self._signers: dict[int, Signer] = {}
         self._key_log_sink = key_log
@@ -74,6 +75,8 @@ class Config:
         try:
             self._ptr = self._checked_pointer(self._lib.s2n_config_new(), "s2n_config_new")
             self._check(self._lib.s2n_config_set_cipher_preferences(self._ptr, policy.encode()), "set policy")
+            clock = self._lib.tlsdiff_monotonic_clock
+            self._check(self._lib.s2n_config_set_monotonic_clock(self._ptr, clock, self._clock_offset), "set clock")
             for certificate in certificates:
                 self._add_certificate(certificate)
             self._set_trust(trust_pem, verify, verify_host)
@@ -117,6 +120,10 @@ class Config:
         if certificate.signer is not None:
             self._signers[self._address(chain)] = certificate.signer
             self._check(lib.s2n_config_set_async_pkey_callback(self._ptr, lib.tlsdiff_py_async_pkey), "async pkey")
+
+    def advance_clock(self, nanoseconds: int) -> None:
+        """Move this config's monotonic clock forward (s2n's timers, e.g. the blinding delay)."""
+        self._clock_offset[0] += nanoseconds
 
     def _address(self, pointer: Any) -> int:
         return int(self._ffi.cast("uintptr_t", pointer))

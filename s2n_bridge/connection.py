@@ -182,6 +182,13 @@ class Connection:
         _, would_block = self._call_blocking(self._lib.s2n_shutdown_send, "s2n_shutdown_send", blocked)
         return not would_block
 
+    def send_pending_alert(self) -> bytes:
+        """After a failure: pass the blinding delay on the config's clock (no sleep), let s2n
+        write the alert it chose (or close_notify), and return the bytes written."""
+        self.config.advance_clock(self.blinding_delay_ns + 1)
+        self.shutdown_send()
+        return self.take_outgoing()
+
     def request_key_update(self, *, peer_update: bool = False) -> None:
         """Schedule a KeyUpdate, sent with the next record."""
         lib = self._lib

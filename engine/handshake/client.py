@@ -119,6 +119,7 @@ def start_client(ctx: HandshakeContext) -> State:
     ctx.client_random = random
     hello = _client_hello(ctx, random, session_id, shares)
     ctx.send(hello, "CLIENT_HELLO", legacy_version=0x0301)
+    ctx.version_settled = True
     return ExpectServerHello(_Hello(hello, shares, offer.groups))
 
 

@@ -59,6 +59,9 @@ class HandshakeContext:
     flags: HandshakeFlags = HandshakeFlags.INITIAL
     last_message: str = "CLIENT_HELLO"
     change_cipher_spec_sent: bool = False
+    # s2n writes records as TLS 1.0 (0x0301) until it has parsed a ClientHello (server)
+    # or sent one (client); after that as TLS 1.2 (0x0303).
+    version_settled: bool = False
     client_random: bytes = b""
     schedule: KeySchedule | None = None
     client_handshake_secret: bytes = b""

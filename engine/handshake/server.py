@@ -22,6 +22,7 @@ from engine.handshake.context import HandshakeContext, certificate_verify_digest
 from engine.handshake.names import HandshakeFlags
 from engine.handshake.negotiation import select_cipher_suite, select_group, select_signature
 from engine.handshake.state import Connected, State
+from engine.policies import CLIENT_HELLO_EXTENSIONS
 from engine.policies import policy as load_policy
 from engine.randomness import DrawKind
 from engine.wire.extensions import (
@@ -87,8 +88,9 @@ class ExpectClientHello(State):
         """Negotiate, then send HelloRetryRequest or the whole server flight."""
         if not isinstance(message, ClientHello):
             raise UnexpectedMessageError("expected ClientHello")
+        ctx.version_settled = True
         if self._first is not None:
-            _check_second_hello(self._first, message)
+            _check_second_hello(self._first, message, lenient=ctx.config.compat.lenient_second_client_hello)
         ctx.received(raw, "CLIENT_HELLO")
         offer = read_offer(message)
         policy = load_policy(ctx.config.policy)
@@ -107,18 +109,42 @@ class ExpectClientHello(State):
         return _send_flight(ctx, offer, choice.group)
 
 
-def _check_second_hello(first: ClientHello, second: ClientHello) -> None:
+# Extensions that may change in a second ClientHello (s2n's exceptions to the RFC rule).
+_MAY_CHANGE_AFTER_RETRY = frozenset({
+    ExtensionType.KEY_SHARE, ExtensionType.COOKIE, ExtensionType.PRE_SHARED_KEY, ExtensionType.SUPPORTED_VERSIONS,
+    ExtensionType.EARLY_DATA,
+})  # fmt: skip
+# s2n compares only extensions it knows.
+_KNOWN_EXTENSIONS = frozenset(extension_type for extension_type, _ in CLIENT_HELLO_EXTENSIONS)
+
+
+def _extension_data(hello: ClientHello) -> dict[int, bytes]:
+    return {extension.extension_type: extension.data for extension in hello.extensions}
+
+
+def _check_second_hello(first: ClientHello, second: ClientHello, *, lenient: bool) -> None:
     # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2
     # = type=implementation
     ## The client will also send a ClientHello when the server has responded to its ClientHello with a
     ## HelloRetryRequest.  In that case, the client MUST send the same ClientHello without modification, except
     ## as follows: [key_share, early_data, cookie, pre_shared_key, padding]
-    if (first.random, first.legacy_session_id, first.cipher_suites) != (
+    if (first.legacy_version, first.legacy_compression_methods) != (
+        second.legacy_version,
+        second.legacy_compression_methods,
+    ):
+        raise IllegalParameterError("second ClientHello changed its version or compression methods")
+    if not lenient and (first.random, first.legacy_session_id, first.cipher_suites) != (
         second.random,
         second.legacy_session_id,
         second.cipher_suites,
     ):
-        raise IllegalParameterError("second ClientHello changed fields other than the key share")
+        raise IllegalParameterError("second ClientHello changed its random, session id or cipher suites")
+    old, new = _extension_data(first), _extension_data(second)
+    if ExtensionType.EARLY_DATA in new:
+        raise IllegalParameterError("early_data after a HelloRetryRequest")
+    for extension_type in (_KNOWN_EXTENSIONS if lenient else set(old) | set(new)) - _MAY_CHANGE_AFTER_RETRY:
+        if old.get(extension_type) != new.get(extension_type):
+            raise IllegalParameterError(f"second ClientHello changed extension {extension_type}")
 
 
 def _send_hello_retry(ctx: HandshakeContext, hello: ClientHello, group: int) -> State:

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #define TLSDIFF_DRAW_BYTES 0
 #define TLSDIFF_DRAW_PRIVATE 1
@@ -217,6 +218,19 @@ static uint32_t tlsdiff_log_read(int32_t *stream_ids, uint32_t *sizes, int32_t *
 static uint32_t tlsdiff_log_dropped_count(void)
 {
     return tlsdiff_log_dropped;
+}
+
+/* ---- a monotonic clock the bridge can move forward ----
+ * ctx points at a uint64_t offset (nanoseconds) owned by the Python Config. Moving it
+ * forward lets the harness pass s2n's self-service blinding delay without sleeping. */
+static int tlsdiff_monotonic_clock(void *ctx, uint64_t *nanoseconds)
+{
+    struct timespec now;
+    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0) {
+        return -1;
+    }
+    *nanoseconds = (uint64_t) now.tv_sec * 1000000000u + (uint64_t) now.tv_nsec + *(const uint64_t *) ctx;
+    return 0;
 }
 
 /* ---- I/O trampolines ---- */

@@ -1,0 +1,250 @@
+"""Bad input: the engine rejects at the same point as s2n-tls, with the same bytes on the wire.
+
+Each case runs in lockstep (tests/engine/lockstep.py): the same bytes reach an s2n
+target and an engine target; both must fail on the same flight and write the same
+alert record (s2n's generic close_notify, ``Compat.generic_close_notify``), or both
+must go on with identical answers. The engine's typed error is checked as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from engine.config import Compat
+from engine.connection import TLSConnection
+from engine.errors import AlertDescription, IllegalParameterError, RecordOverflowError, TLSError, UnexpectedMessageError
+from engine.handshake.server import _check_second_hello
+from engine.wire.extensions import Extension, ExtensionType, SupportedGroups
+from engine.wire.handshake import ClientHello, decode_handshake, encode_handshake
+from tests.engine.lockstep import Verdict, engine_connection, lockstep, s2n_connection
+
+POLICY = "default_tls13"
+TLS13_ONLY = "CloudFront-TLS-1-3-2025"
+CLOSE_NOTIFY_TLS12 = bytes.fromhex("15030300020100")
+
+
+def _server_case(
+    mutate: Callable[[int, bytes], bytes] | None = None,
+    *,
+    policy: str = POLICY,
+    patch: Callable[[TLSConnection], None] | None = None,
+) -> Verdict:
+    actor = engine_connection(policy, "ecdsa-p256", 3, client=True)
+    if patch is not None:
+        patch(actor)
+    engine_target = engine_connection(policy, "ecdsa-p256", 3, client=False)
+    with s2n_connection(policy, "ecdsa-p256", 3, client=False) as s2n_target:
+        return lockstep(actor, s2n_target, engine_target, mutate)
+
+
+def _client_hello_edit(edit: Callable[[ClientHello], ClientHello]) -> Callable[[int, bytes], bytes]:
+    """Mutate the first flight's ClientHello (one plaintext record) and re-frame it."""
+
+    def mutate(flight: int, data: bytes) -> bytes:
+        if flight != 0:
+            return data
+        message = decode_handshake(data[5:])
+        assert isinstance(message, ClientHello)
+        body = encode_handshake(edit(message))
+        return data[:3] + len(body).to_bytes(2, "big") + body
+
+    return mutate
+
+
+def _replace_extension(hello: ClientHello, extension_type: int, data: bytes | None) -> ClientHello:
+    extensions = [e for e in hello.extensions if e.extension_type != extension_type]
+    if data is not None:
+        position = next(i for i, e in enumerate(hello.extensions) if e.extension_type == extension_type)
+        extensions.insert(position, Extension(extension_type, data))
+    return replace(hello, extensions=tuple(extensions))
+
+
+def _zero_own_finished(actor: TLSConnection) -> None:
+    """Make the actor send a Finished of zeros (the right length, the wrong value)."""
+    compute = actor.ctx.finished_verify_data
+
+    def finished(*, ours: bool) -> bytes:
+        return bytes(len(compute(ours=ours))) if ours else compute(ours=ours)
+
+    actor.ctx.finished_verify_data = finished  # type: ignore[method-assign]
+
+
+def _assert_same_rejection(verdict: Verdict) -> None:
+    assert verdict.s2n.failed and verdict.engine.failed, verdict
+    assert verdict.s2n.output == verdict.engine.output, verdict
+
+
+def _assert_same_answers(verdict: Verdict) -> None:
+    assert not verdict.s2n.failed and not verdict.engine.failed, verdict
+    assert verdict.s2n.output == verdict.engine.output
+
+
+def test_control_a_clean_handshake_goes_through_both() -> None:
+    _assert_same_answers(_server_case())
+
+
+def test_wrong_legacy_version_is_ignored_by_both() -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2.1
+    # = type=test
+    ## servers MUST NOT use the ClientHello.legacy_version value for version negotiation
+    mutate = _client_hello_edit(lambda hello: replace(hello, legacy_version=0x0301))
+    _assert_same_answers(_server_case(mutate))
+
+
+def test_missing_supported_versions_on_a_tls13_only_policy() -> None:
+    mutate = _client_hello_edit(lambda hello: _replace_extension(hello, ExtensionType.SUPPORTED_VERSIONS, None))
+    verdict = _server_case(mutate, policy=TLS13_ONLY)
+    _assert_same_rejection(verdict)
+    assert verdict.engine.output == bytes([21, 3, 3, 0, 2, 2, AlertDescription.PROTOCOL_VERSION])
+
+
+def test_no_common_cipher_suite() -> None:
+    mutate = _client_hello_edit(lambda hello: replace(hello, cipher_suites=(0xC02B, 0x00FF)))
+    verdict = _server_case(mutate, policy=TLS13_ONLY)
+    _assert_same_rejection(verdict)
+    assert verdict.engine.output == CLOSE_NOTIFY_TLS12
+
+
+def test_no_common_group() -> None:
+    groups = SupportedGroups((0x001E,)).encode()  # x448 only
+    mutate = _client_hello_edit(lambda hello: _replace_extension(hello, ExtensionType.SUPPORTED_GROUPS, groups))
+    _assert_same_rejection(_server_case(mutate))
+
+
+def test_key_share_for_a_group_not_offered_then_second_hello_changing_groups() -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2
+    # = type=test
+    ## the client MUST send the same ClientHello without modification, except as follows
+    # The P-256 share is not backed by supported_groups: both servers ignore it and send the same
+    # HelloRetryRequest for x25519 (flight 0). The actor's second ClientHello carries its original
+    # supported_groups: a changed extension, which both reject (flight 1).
+    groups = SupportedGroups((0x001D, 0x0018)).encode()
+    mutate = _client_hello_edit(lambda hello: _replace_extension(hello, ExtensionType.SUPPORTED_GROUPS, groups))
+    verdict = _server_case(mutate)
+    assert verdict.flights == 1
+    _assert_same_rejection(verdict)
+    assert verdict.engine.error == "IllegalParameterError"
+
+
+def test_unknown_record_type() -> None:
+    verdict = _server_case(lambda flight, data: bytes([0x18]) + data[1:] if flight == 0 else data)
+    _assert_same_rejection(verdict)
+    assert verdict.engine.error == UnexpectedMessageError.__name__
+
+
+def test_message_out_of_order() -> None:
+    finished = bytes([0x16, 3, 1, 0, 8, 20, 0, 0, 4, 1, 2, 3, 4])
+    verdict = _server_case(lambda flight, data: finished if flight == 0 else data)
+    _assert_same_rejection(verdict)
+
+
+@pytest.mark.parametrize("payload", [b"\x02", b"\x01\x01"])
+def test_change_cipher_spec_with_wrong_content(payload: bytes) -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-5
+    # = type=test
+    ## An implementation which receives any other change_cipher_spec value or which receives a protected
+    ## change_cipher_spec record MUST abort the handshake with an "unexpected_message" alert.
+    record = bytes([20, 3, 3, 0, len(payload)]) + payload
+    verdict = _server_case(lambda flight, data: record + data if flight == 0 else data)
+    _assert_same_rejection(verdict)
+
+
+def test_bad_client_finished() -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.4.4
+    # = type=test
+    ## Recipients of Finished messages MUST verify that the contents are correct and if incorrect MUST terminate the
+    ## connection with a "decrypt_error" alert.
+    verdict = _server_case(patch=_zero_own_finished)
+    _assert_same_rejection(verdict)
+    assert verdict.engine.error == "DecryptError"
+
+
+def test_failed_decryption_of_the_client_finished() -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-5.2
+    # = type=test
+    ## If the decryption fails, the receiver MUST terminate the connection with a "bad_record_mac" alert.
+    def corrupt_last_byte(flight: int, data: bytes) -> bytes:
+        return data[:-1] + bytes([data[-1] ^ 1]) if flight == 1 else data
+
+    verdict = _server_case(corrupt_last_byte)
+    _assert_same_rejection(verdict)
+    assert verdict.engine.error == "BadRecordMacError"
+
+
+def test_engine_sends_rfc_alerts_when_asked() -> None:
+    # The RFC behaviour stays one switch away: the specific alert, fatal.
+    target = engine_connection(POLICY, "ecdsa-p256", 3, client=False)
+    target.ctx.config = type(target.ctx.config)(**{**target.ctx.config.__dict__, "compat": Compat.rfc()})
+    with pytest.raises(TLSError):
+        target.receive_data(bytes([0x18, 3, 3, 0, 1, 0]))
+    assert target.data_to_send() == bytes([21, 3, 1, 0, 2, 2, AlertDescription.UNEXPECTED_MESSAGE])
+
+
+def test_plaintext_record_overflow_is_rejected_by_the_engine() -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
+    # = type=test
+    ## The length MUST NOT exceed 2^14 bytes.
+    # s2n accepts records longer than 2^14 (DESIGN.md); the RFC rule is tested on the engine alone.
+    target = engine_connection(POLICY, "ecdsa-p256", 3, client=False)
+    with pytest.raises(RecordOverflowError):
+        target.receive_data(bytes([22, 3, 1]) + (2**14 + 1).to_bytes(2, "big") + bytes(2**14 + 1))
+
+
+def _client_case(patch: Callable[[TLSConnection], None]) -> Verdict:
+    actor = engine_connection(POLICY, "rsa-2048", 4, client=False)
+    patch(actor)
+    engine_target = engine_connection(POLICY, "rsa-2048", 4, client=True)
+    with s2n_connection(POLICY, "rsa-2048", 4, client=True) as s2n_target:
+        return lockstep(actor, s2n_target, engine_target)
+
+
+def test_bad_certificate_verify() -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.4.3
+    # = type=test
+    ## If the verification fails, the receiver MUST terminate the handshake with a "decrypt_error" alert.
+    def patch(actor: TLSConnection) -> None:
+        certificate = actor.ctx.config.certificates[0]
+        sign = certificate.signer.sign_digest
+
+        class Corrupting:
+            def sign_digest(self, *args: object) -> bytes:
+                signature = sign(*args)  # type: ignore[arg-type]
+                return signature[:-1] + bytes([signature[-1] ^ 1])
+
+        corrupted = type(certificate)(certificate.chain, Corrupting())
+        actor.ctx.config = type(actor.ctx.config)(**{**actor.ctx.config.__dict__, "certificates": (corrupted,)})
+
+    verdict = _client_case(patch)
+    _assert_same_rejection(verdict)
+    assert verdict.engine.error == "DecryptError"
+
+
+def test_bad_server_finished() -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.4.4
+    # = type=test
+    ## Recipients of Finished messages MUST verify that the contents are correct and if incorrect MUST terminate the
+    ## connection with a "decrypt_error" alert.
+    verdict = _client_case(_zero_own_finished)
+    _assert_same_rejection(verdict)
+    assert verdict.engine.error == "DecryptError"
+
+
+def test_second_hello_with_a_new_random_is_accepted_by_s2n_and_refused_in_rfc_mode() -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2
+    # = type=test
+    ## the client MUST send the same ClientHello without modification, except as follows
+    first = decode_handshake(_first_client_hello())
+    assert isinstance(first, ClientHello)
+    second = replace(first, random=bytes(32))
+    _check_second_hello(first, second, lenient=True)
+    with pytest.raises(IllegalParameterError):
+        _check_second_hello(first, second, lenient=False)
+
+
+def _first_client_hello() -> bytes:
+    client = engine_connection(POLICY, "ecdsa-p256", 3, client=True)
+    client.start()
+    return client.data_to_send()[5:]
