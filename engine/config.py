@@ -45,6 +45,9 @@ class Compat:
     # session id and cipher suites with the first (tls/s2n_client_hello.c, for clients
     # that get them wrong); RFC 8446 section 4.1.2 says they must not change.
     lenient_second_client_hello: bool = True
+    # s2n drops a ChangeCipherSpec record that arrives after the handshake; RFC 8446
+    # section 5 allows dropping one only before the peer's Finished.
+    change_cipher_spec_after_handshake: bool = True
 
     @classmethod
     def s2n(cls) -> Compat:
@@ -54,7 +57,12 @@ class Compat:
     @classmethod
     def rfc(cls) -> Compat:
         """Behave as RFC 8446 says, where s2n-tls differs."""
-        return cls(signature_fallback=False, generic_close_notify=False, lenient_second_client_hello=False)
+        return cls(
+            signature_fallback=False,
+            generic_close_notify=False,
+            lenient_second_client_hello=False,
+            change_cipher_spec_after_handshake=False,
+        )
 
 
 class RecordSizing:

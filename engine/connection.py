@@ -183,7 +183,7 @@ class TLSConnection:
             if self.ctx.records.read_protection is not read_keys and self._messages.pending:
                 raise UnexpectedMessageError("handshake message spans a key change")
             if self.handshake_complete:
-                self.ctx.records.allow_change_cipher_spec = False
+                self.ctx.records.allow_change_cipher_spec = self.ctx.config.compat.change_cipher_spec_after_handshake
                 events.append(HandshakeComplete())
         return events
 

@@ -248,3 +248,71 @@ def _first_client_hello() -> bytes:
     client = engine_connection(POLICY, "ecdsa-p256", 3, client=True)
     client.start()
     return client.data_to_send()[5:]
+
+
+def test_zero_length_handshake_record() -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
+    # = type=test
+    ## Implementations MUST NOT send zero-length fragments of Handshake types, even if those fragments contain
+    ## padding.
+    verdict = _server_case(lambda flight, data: bytes([22, 3, 1, 0, 0]) + data if flight == 0 else data)
+    _assert_same_rejection(verdict)
+
+
+def test_handshake_message_split_across_a_key_change() -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
+    # = type=test
+    ## Handshake messages MUST NOT span key changes.
+    partial_finished = bytes([22, 3, 3, 0, 2, 20, 0])
+    verdict = _server_case(lambda flight, data: data + partial_finished if flight == 0 else data)
+    _assert_same_rejection(verdict)
+    assert verdict.engine.error == "UnexpectedMessageError"
+
+
+def test_change_cipher_spec_after_the_handshake_is_dropped_as_s2n_does() -> None:
+    verdict = _server_case(lambda flight, data: data + bytes([20, 3, 3, 0, 1, 1]) if flight == 2 else data)
+    assert verdict.flights == 3  # the CCS went with flight 2; both stayed up and had nothing more to say
+    _assert_same_answers(verdict)
+
+
+def test_change_cipher_spec_after_the_handshake_in_rfc_mode() -> None:
+    server = engine_connection(POLICY, "ecdsa-p256", 3, client=False)
+    server.ctx.config = replace(server.ctx.config, compat=Compat.rfc())
+    client = engine_connection(POLICY, "ecdsa-p256", 3, client=True)
+    client.start()
+    while not server.handshake_complete:
+        server.receive_data(client.data_to_send())
+        client.receive_data(server.data_to_send())
+    with pytest.raises(UnexpectedMessageError):
+        server.receive_data(bytes([20, 3, 3, 0, 1, 1]))
+
+
+def _with_trailing_byte(flight: int, data: bytes) -> bytes:
+    if flight:
+        return data
+    body = data[5:]
+    length = int.from_bytes(body[1:4], "big") + 1
+    body = body[:1] + length.to_bytes(3, "big") + body[4:] + b"\x00"
+    return data[:3] + len(body).to_bytes(2, "big") + body
+
+
+def test_known_divergence_trailing_bytes_after_client_hello_extensions() -> None:
+    # A finding, pinned: s2n answers as if the byte were not there; the engine's codec rejects it.
+    verdict = _server_case(_with_trailing_byte)
+    assert not verdict.s2n.failed
+    assert verdict.engine.failed and verdict.engine.error == "DecodeError"
+
+
+def test_known_divergence_client_hello_and_a_partial_message_in_one_record() -> None:
+    # A finding, pinned: s2n fails with an internal error after writing a stray plaintext
+    # handshake record; the engine sends its flight and then close_notify.
+    def mutate(flight: int, data: bytes) -> bytes:
+        if flight:
+            return data
+        length = int.from_bytes(data[3:5], "big") + 2
+        return data[:3] + length.to_bytes(2, "big") + data[5:] + b"\x14\x00"
+
+    verdict = _server_case(mutate)
+    assert verdict.s2n.failed and verdict.s2n.error == "S2N_ERR_NULL"
+    assert verdict.s2n.output.startswith(bytes.fromhex("16030300021400"))
+    assert verdict.engine.failed and verdict.engine.error == "UnexpectedMessageError"
