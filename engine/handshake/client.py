@@ -27,7 +27,7 @@ from engine.handshake.client_offer import TLS13, decode_optional
 from engine.handshake.context import HandshakeContext, certificate_verify_digest
 from engine.handshake.names import HandshakeFlags
 from engine.handshake.state import Connected, State
-from engine.policies import OPENSSL_3, client_hello_offer
+from engine.policies import OPENSSL_3, ClientHelloOffer, client_hello_offer
 from engine.policies import policy as load_policy
 from engine.randomness import DrawKind
 from engine.wire.extensions import (
@@ -64,16 +64,17 @@ _EE_ALLOWED = {ExtensionType.SERVER_NAME, ExtensionType.APPLICATION_LAYER_PROTOC
 class _Hello:
     """What the client offered, kept for checking the server's answers and for a retry."""
 
-    def __init__(self, message: ClientHello, shares: dict[int, KeyShare], groups: tuple[int, ...]) -> None:
+    def __init__(self, message: ClientHello, shares: dict[int, KeyShare], offer: ClientHelloOffer) -> None:
         self.message = message
         self.shares = shares
-        self.groups = groups
+        self.offer = offer
+        self.groups = offer.groups
 
 
 def _extension_bodies(
-    ctx: HandshakeContext, shares: dict[int, KeyShare], server_name: str | None, cookie: Extension | None
+    ctx: HandshakeContext, offer: ClientHelloOffer, shares: dict[int, KeyShare], cookie: Extension | None
 ) -> list[Extension]:
-    offer = client_hello_offer(load_policy(ctx.config.policy), OPENSSL_3, server_name=server_name is not None)
+    server_name = ctx.negotiated.server_name
     bodies = {
         ExtensionType.SUPPORTED_VERSIONS: SupportedVersionsClient(offer.supported_versions),
         ExtensionType.SUPPORTED_GROUPS: SupportedGroups(offer.groups),
@@ -98,15 +99,22 @@ def _extension_bodies(
     return extensions
 
 
+def _offer(ctx: HandshakeContext) -> ClientHelloOffer:
+    """What s2n's ClientHello carries under the policy (its extension list depends on SNI)."""
+    has_name = ctx.negotiated.server_name is not None
+    return client_hello_offer(load_policy(ctx.config.policy), OPENSSL_3, server_name=has_name)
+
+
 def _client_hello(
     ctx: HandshakeContext,
+    offer: ClientHelloOffer,
     random: bytes,
     session_id: bytes,
     shares: dict[int, KeyShare],
+    *,
     cookie: Extension | None = None,
 ) -> ClientHello:
-    offer = client_hello_offer(load_policy(ctx.config.policy), OPENSSL_3)
-    extensions = tuple(_extension_bodies(ctx, shares, ctx.negotiated.server_name, cookie))
+    extensions = tuple(_extension_bodies(ctx, offer, shares, cookie))
     return ClientHello(offer.legacy_version, random, session_id, offer.cipher_suites, b"\x00", extensions)
 
 
@@ -114,13 +122,13 @@ def start_client(ctx: HandshakeContext) -> State:
     """Draw the randoms and key share, send the first ClientHello; return the next state."""
     random = ctx.random.draw(32, DrawKind.PUBLIC)
     session_id = ctx.random.draw(32, DrawKind.PUBLIC)
-    offer = client_hello_offer(load_policy(ctx.config.policy), OPENSSL_3)
+    offer = _offer(ctx)
     shares = {group: generate_key_share(group, ctx.random) for group in offer.key_share_groups}
     ctx.client_random = random
-    hello = _client_hello(ctx, random, session_id, shares)
+    hello = _client_hello(ctx, offer, random, session_id, shares)
     ctx.send(hello, "CLIENT_HELLO", legacy_version=0x0301)
     ctx.version_settled = True
-    return ExpectServerHello(_Hello(hello, shares, offer.groups))
+    return ExpectServerHello(_Hello(hello, shares, offer))
 
 
 def _check_server_hello(hello: _Hello, server_hello: ServerHello) -> int:
@@ -202,9 +210,9 @@ class ExpectServerHello(State):
         ## When sending the new ClientHello, the client MUST copy the contents of the extension received in the
         ## HelloRetryRequest into a "cookie" extension in the new ClientHello.
         cookie = find_extension(retry.extensions, ExtensionType.COOKIE)
-        hello = _client_hello(ctx, first.random, first.legacy_session_id, shares, cookie)
+        hello = _client_hello(ctx, self._hello.offer, first.random, first.legacy_session_id, shares, cookie=cookie)
         ctx.send(hello, "CLIENT_HELLO")
-        return ExpectServerHello(_Hello(hello, shares, self._hello.groups), retried=True)
+        return ExpectServerHello(_Hello(hello, shares, self._hello.offer), retried=True)
 
 
 class ExpectEncryptedExtensions(State):
