@@ -21,6 +21,7 @@ from engine.wire.extensions import Extension, ExtensionType, SupportedGroups
 from engine.wire.handshake import ClientHello, decode_handshake, encode_handshake
 from tests.engine.lockstep import Verdict, engine_connection, lockstep, s2n_connection
 
+pytestmark = pytest.mark.openssl_engine  # the engine reproduces the OpenSSL build's draws
 POLICY = "default_tls13"
 TLS13_ONLY = "CloudFront-TLS-1-3-2025"
 CLOSE_NOTIFY_TLS12 = bytes.fromhex("15030300020100")
