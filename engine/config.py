@@ -48,6 +48,9 @@ class Compat:
     # s2n drops a ChangeCipherSpec record that arrives after the handshake; RFC 8446
     # section 5 allows dropping one only before the peer's Finished.
     change_cipher_spec_after_handshake: bool = True
+    # s2n accepts plaintext records up to 2^16-1 bytes (tls/s2n_record_read.c: "incorrect
+    # implementations exist in the wild"); RFC 8446 section 5.1 says record_overflow above 2^14.
+    oversized_plaintext_records: bool = True
 
     @classmethod
     def s2n(cls) -> Compat:
@@ -62,6 +65,7 @@ class Compat:
             generic_close_notify=False,
             lenient_second_client_hello=False,
             change_cipher_spec_after_handshake=False,
+            oversized_plaintext_records=False,
         )
 
 

@@ -79,7 +79,7 @@ class TLSConnection:
         server_name: str | None = None,
         key_log: KeyLogSink | None = None,
     ) -> None:
-        records = RecordLayer(config.max_record_plaintext)
+        records = RecordLayer(config.max_record_plaintext, accept_oversized=config.compat.oversized_plaintext_records)
         self.ctx = HandshakeContext(config, client, random or OsRandomSource(), records, key_log)
         self.ctx.negotiated.server_name = server_name
         self._state: State = ExpectClientHello()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from engine.errors import RecordOverflowError, UnexpectedMessageError
 from engine.record.deframer import Deframer
-from engine.record.protection import MAX_PLAINTEXT, RecordProtection
+from engine.record.protection import MAX_CIPHERTEXT, MAX_PLAINTEXT, RecordProtection
 
 __all__ = ["ContentType", "RecordLayer"]
 
@@ -32,12 +32,13 @@ _KNOWN_TYPES = {ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT, ContentType.H
 class RecordLayer:
     """Per-connection record state: keys, sequence numbers, buffers."""
 
-    def __init__(self, max_plaintext: int) -> None:
+    def __init__(self, max_plaintext: int, *, accept_oversized: bool = False) -> None:
         self.max_plaintext = max_plaintext
+        self._max_received_plaintext = 0xFFFF if accept_oversized else MAX_PLAINTEXT
         self.read_protection: RecordProtection | None = None
         self.write_protection: RecordProtection | None = None
         self.allow_change_cipher_spec = True
-        self._deframer = Deframer()
+        self._deframer = Deframer(max(self._max_received_plaintext, MAX_CIPHERTEXT))
         self._outgoing = bytearray()
 
     # ---- writing ----
@@ -95,7 +96,7 @@ class RecordLayer:
         # = type=implementation
         ## The length MUST NOT exceed 2^14 bytes.  An endpoint that receives a record that exceeds this length MUST
         ## terminate the connection with a "record_overflow" alert.
-        if len(body) > MAX_PLAINTEXT:
+        if len(body) > self._max_received_plaintext:
             raise RecordOverflowError(f"plaintext record of {len(body)} bytes")
         if content_type == ContentType.APPLICATION_DATA:
             raise UnexpectedMessageError("application data before keys")

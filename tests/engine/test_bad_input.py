@@ -184,12 +184,21 @@ def test_engine_sends_rfc_alerts_when_asked() -> None:
     assert target.data_to_send() == bytes([21, 3, 1, 0, 2, 2, AlertDescription.UNEXPECTED_MESSAGE])
 
 
-def test_plaintext_record_overflow_is_rejected_by_the_engine() -> None:
+def test_oversized_client_hello_record_is_accepted_as_s2n_does() -> None:
+    padding = Extension(ExtensionType.PADDING, bytes(17000))
+    mutate = _client_hello_edit(lambda hello: replace(hello, extensions=(*hello.extensions, padding)))
+    verdict = _server_case(mutate)
+    assert verdict.flights == 0  # the actor's transcript breaks; both servers answered alike
+    _assert_same_answers(verdict)
+
+
+def test_plaintext_record_overflow_is_rejected_in_rfc_mode() -> None:
     # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
     # = type=test
     ## The length MUST NOT exceed 2^14 bytes.
-    # s2n accepts records longer than 2^14 (DESIGN.md); the RFC rule is tested on the engine alone.
-    target = engine_connection(POLICY, "ecdsa-p256", 3, client=False)
+    target = TLSConnection(
+        replace(engine_connection(POLICY, "ecdsa-p256", 3, client=False).ctx.config, compat=Compat.rfc()), client=False
+    )
     with pytest.raises(RecordOverflowError):
         target.receive_data(bytes([22, 3, 1]) + (2**14 + 1).to_bytes(2, "big") + bytes(2**14 + 1))
 
