@@ -1,0 +1,76 @@
+"""Client-side checks: certificate validation and the HelloRetryRequest cookie."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from cryptography import x509
+
+from engine.errors import BadCertificateError
+from engine.wire.extensions import (
+    Cookie,
+    Extension,
+    ExtensionType,
+    KeyShareHelloRetryRequest,
+    SupportedVersionsServer,
+    find_extension,
+)
+from engine.wire.handshake import (
+    HELLO_RETRY_REQUEST_RANDOM,
+    ClientHello,
+    ServerHello,
+    decode_handshake,
+    encode_handshake,
+)
+from tests.engine.lockstep import engine_connection
+from tlsdiff.certs import certificate_for
+
+
+def _handshake(client_trusts: str) -> None:
+    client = engine_connection("default_tls13", "ecdsa-p256", 1, client=True)
+    anchor = x509.load_pem_x509_certificate(certificate_for(client_trusts).chain_pem)  # a leaf, not the CA
+    client.ctx.config = replace(client.ctx.config, trust_anchors=(anchor,))
+    server = engine_connection("default_tls13", "ecdsa-p256", 1, client=False)
+    client.start()
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+
+
+def test_untrusted_server_certificate_is_rejected() -> None:
+    with pytest.raises(BadCertificateError):
+        _handshake("rsa-2048")
+
+
+def test_client_echoes_the_hello_retry_request_cookie() -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2.2
+    # = type=test
+    ## When sending the new ClientHello, the client MUST copy the contents of the extension received in the
+    ## HelloRetryRequest into a "cookie" extension in the new ClientHello.
+    client = engine_connection("default_tls13", "ecdsa-p256", 1, client=True)
+    client.start()
+    first = decode_handshake(client.data_to_send()[5:])
+    assert isinstance(first, ClientHello)
+    cookie = Extension.of(ExtensionType.COOKIE, Cookie(b"opaque server state"))
+    retry = ServerHello(
+        0x0303,
+        HELLO_RETRY_REQUEST_RANDOM,
+        first.legacy_session_id,
+        0x1301,
+        0,
+        (
+            Extension.of(ExtensionType.SUPPORTED_VERSIONS, SupportedVersionsServer(0x0304)),
+            cookie,
+            Extension.of(ExtensionType.KEY_SHARE, KeyShareHelloRetryRequest(0x001D)),
+        ),
+    )
+    body = encode_handshake(retry)
+    client.receive_data(bytes([22, 3, 3]) + len(body).to_bytes(2, "big") + body)
+    sent = client.data_to_send()
+    assert sent[:6] == bytes([20, 3, 3, 0, 1, 1])  # s2n's client sends its CCS right after the HRR
+    second = decode_handshake(sent[6 + 5 :])
+    assert isinstance(second, ClientHello)
+    assert find_extension(second.extensions, ExtensionType.COOKIE) == cookie
+    assert (second.random, second.legacy_session_id) == (first.random, first.legacy_session_id)
+    types = [extension.extension_type for extension in second.extensions]
+    assert types.index(ExtensionType.COOKIE) == types.index(ExtensionType.EXTENDED_MASTER_SECRET) - 1
