@@ -17,7 +17,7 @@ from engine.config import Compat
 from engine.connection import TLSConnection
 from engine.errors import AlertDescription, IllegalParameterError, RecordOverflowError, TLSError, UnexpectedMessageError
 from engine.handshake.server import _check_second_hello
-from engine.wire.extensions import Extension, ExtensionType, SupportedGroups
+from engine.wire.extensions import Extension, ExtensionType, SignatureSchemeList, SupportedGroups
 from engine.wire.handshake import ClientHello, decode_handshake, encode_handshake
 from tests.engine.lockstep import Verdict, engine_connection, lockstep, s2n_connection
 
@@ -32,12 +32,13 @@ def _server_case(
     *,
     policy: str = POLICY,
     patch: Callable[[TLSConnection], None] | None = None,
+    cert_type: str = "ecdsa-p256",
 ) -> Verdict:
-    actor = engine_connection(policy, "ecdsa-p256", 3, client=True)
+    actor = engine_connection(policy, cert_type, 3, client=True)
     if patch is not None:
         patch(actor)
-    engine_target = engine_connection(policy, "ecdsa-p256", 3, client=False)
-    with s2n_connection(policy, "ecdsa-p256", 3, client=False) as s2n_target:
+    engine_target = engine_connection(policy, cert_type, 3, client=False)
+    with s2n_connection(policy, cert_type, 3, client=False) as s2n_target:
         return lockstep(actor, s2n_target, engine_target, mutate)
 
 
@@ -326,3 +327,37 @@ def test_known_divergence_client_hello_and_a_partial_message_in_one_record() -> 
     assert verdict.s2n.failed and verdict.s2n.error == "S2N_ERR_NULL"
     assert verdict.s2n.output.startswith(bytes.fromhex("16030300021400"))
     assert verdict.engine.failed and verdict.engine.error == "UnexpectedMessageError"
+
+
+# Parameters no s2n client policy offers first, reached by editing the ClientHello: both
+# servers must answer with the same bytes (the actor's own transcript breaks afterwards).
+
+
+def test_chacha20_poly1305_server_side() -> None:
+    mutate = _client_hello_edit(lambda hello: replace(hello, cipher_suites=(0x1303,)))
+    verdict = _server_case(mutate, policy="test_all_tls13")
+    _assert_same_answers(verdict)
+    assert verdict.s2n.output[:5] == bytes.fromhex("160303007a")
+
+
+def test_secp521r1_after_a_hello_retry_server_side() -> None:
+    groups = SupportedGroups((0x0019,)).encode()
+
+    def mutate(flight: int, data: bytes) -> bytes:
+        edit = _client_hello_edit(lambda hello: _replace_extension(hello, ExtensionType.SUPPORTED_GROUPS, groups))
+        if flight == 1:  # the actor's CCS, then its second ClientHello
+            return data[:6] + edit(0, data[6:])
+        return edit(0, data) if flight == 0 else data
+
+    verdict = _server_case(mutate)
+    assert verdict.flights == 1  # flight 0: the same HelloRetryRequest; flight 1: the same P-521 ServerHello...
+    _assert_same_answers(verdict)
+    assert bytes.fromhex("0033008900190085") in verdict.s2n.output  # key_share: secp521r1, 133-byte point
+
+
+@pytest.mark.parametrize("scheme", [0x0806, 0x0805])
+def test_rsa_pss_with_sha384_and_sha512_server_side(scheme: int) -> None:
+    schemes = SignatureSchemeList((scheme,)).encode()
+    mutate = _client_hello_edit(lambda hello: _replace_extension(hello, ExtensionType.SIGNATURE_ALGORITHMS, schemes))
+    verdict = _server_case(mutate, policy="test_all_tls13", cert_type="rsa-2048")
+    _assert_same_answers(verdict)
