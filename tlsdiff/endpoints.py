@@ -90,6 +90,7 @@ class _S2NEndpoint:
             "group": info.group,
             "signature_scheme": info.signature_scheme,
             "handshake_type": info.handshake_type,
+            "last_message": info.last_message,
         }
 
 
@@ -139,6 +140,7 @@ class _EngineEndpoint:
             "cipher": negotiated.suite.name if negotiated.suite else "NONE",
             "group": GROUP_NAMES.get(negotiated.group or 0, "NONE"),
             "handshake_type": self._connection.handshake_type_name,
+            "last_message": self._connection.last_message_name,
         }
 
 

@@ -83,6 +83,9 @@ def test_four_way_transcripts_are_identical(policy: str, cert_type: str) -> None
         result = run_pair(client, server, policy, cert_type, 7)
         assert result.records == reference.records, f"{client} client vs {server} server differs from s2n<->s2n"
         assert sorted(result.client_key_log) == sorted(reference.client_key_log)
+        for side in ("client", "server"):
+            for name in ("handshake_type", "last_message", "cipher", "group"):
+                assert getattr(result, side)[name] == getattr(reference, side)[name], (side, name)
 
 
 @pytest.mark.parametrize("alpn", [("h2",), ("http/1.1", "h2")])
