@@ -9,13 +9,10 @@ its Finished.
 
 from __future__ import annotations
 
-import hmac
-
 from engine.crypto.key_exchange import KeyShare, generate_key_share
 from engine.crypto.key_schedule import KeySchedule
 from engine.crypto.suites import suite_for
 from engine.errors import (
-    DecryptError,
     IllegalParameterError,
     MissingExtensionError,
     ProtocolVersionError,
@@ -286,9 +283,7 @@ class ExpectServerFinished(State):
         """Verify the server's Finished, send ours, switch to application keys."""
         if not isinstance(message, Finished):
             raise UnexpectedMessageError("expected Finished")
-        ctx.check_finished_length(message.verify_data)
-        if not hmac.compare_digest(message.verify_data, ctx.finished_verify_data(ours=False)):
-            raise DecryptError("server Finished does not verify")
+        ctx.check_peer_finished(message.verify_data)
         ctx.received(raw, "SERVER_FINISHED")
         ctx.derive_application_secrets()
         ctx.send_change_cipher_spec()

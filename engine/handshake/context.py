@@ -9,6 +9,7 @@ s2n's handshake flags and last message name.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ from engine.crypto.key_schedule import KeySchedule, traffic_keys
 from engine.crypto.signer import SignatureScheme, scheme_hash
 from engine.crypto.suites import CipherSuite
 from engine.crypto.transcript import Transcript
-from engine.errors import DecodeError, InternalError
+from engine.errors import DecodeError, DecryptError, InternalError
 from engine.handshake.names import HandshakeFlags
 from engine.randomness import RandomSource
 from engine.record.layer import ContentType, RecordLayer
@@ -166,10 +167,16 @@ class HandshakeContext:
         base_key = self.client_handshake_secret if client_is_sender else self.server_handshake_secret
         return self.key_schedule.finished_verify_data(base_key, self.transcript.digest())
 
-    def check_finished_length(self, verify_data: bytes) -> None:
-        """Finished is exactly Hash.length bytes."""
+    def check_peer_finished(self, verify_data: bytes) -> None:
+        """Check the peer's Finished against the transcript so far."""
         if len(verify_data) != self.suite.hash_len:
             raise DecodeError(f"Finished of {len(verify_data)} bytes, expected {self.suite.hash_len}")
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.4.4
+        # = type=implementation
+        ## Recipients of Finished messages MUST verify that the contents are correct and if incorrect MUST
+        ## terminate the connection with a "decrypt_error" alert.
+        if not hmac.compare_digest(verify_data, self.finished_verify_data(ours=False)):
+            raise DecryptError("the peer's Finished does not verify")
 
 
 def certificate_verify_digest(scheme: int, transcript_hash: bytes, *, server: bool) -> bytes:

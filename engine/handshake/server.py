@@ -8,15 +8,13 @@ then the key share, then (RSA-PSS only) the signature salt.
 
 from __future__ import annotations
 
-import hmac
-
 from cryptography import x509
 
 from engine.crypto.key_exchange import generate_key_share
 from engine.crypto.key_schedule import KeySchedule
 from engine.crypto.signer import SignatureScheme
 from engine.crypto.suites import suite_for
-from engine.errors import DecryptError, IllegalParameterError, UnexpectedMessageError
+from engine.errors import IllegalParameterError, UnexpectedMessageError
 from engine.handshake.client_offer import TLS13, ClientOffer, read_offer
 from engine.handshake.context import HandshakeContext, certificate_verify_digest
 from engine.handshake.names import HandshakeFlags
@@ -208,13 +206,7 @@ class ExpectClientFinished(State):
         """Check the client's Finished; then both directions use application keys."""
         if not isinstance(message, Finished):
             raise UnexpectedMessageError("expected Finished")
-        ctx.check_finished_length(message.verify_data)
-        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.4.4
-        # = type=implementation
-        ## Recipients of Finished messages MUST verify that the contents are correct and if incorrect MUST
-        ## terminate the connection with a "decrypt_error" alert.
-        if not hmac.compare_digest(message.verify_data, ctx.finished_verify_data(ours=False)):
-            raise DecryptError("client Finished does not verify")
+        ctx.check_peer_finished(message.verify_data)
         ctx.received(raw, "CLIENT_FINISHED")
         ctx.use_application_keys(read=True, write=False)
         ctx.last_message = "APPLICATION_DATA"
