@@ -15,46 +15,34 @@ of the content to sign, and the engine computes the same digest.
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from engine.randomness import DrawKind, RandomSource
+from engine.wire.extensions import SignatureScheme
 
 __all__ = ["KeySigner", "SignatureScheme", "Signer", "SigningError", "scheme_hash"]
-
-
-class SignatureScheme(IntEnum):
-    """TLS SignatureScheme code points (RFC 8446 section 4.2.3) the harness signs with."""
-
-    RSA_PKCS1_SHA256 = 0x0401
-    RSA_PKCS1_SHA384 = 0x0501
-    RSA_PKCS1_SHA512 = 0x0601
-    ECDSA_SECP256R1_SHA256 = 0x0403
-    ECDSA_SECP384R1_SHA384 = 0x0503
-    ECDSA_SECP521R1_SHA512 = 0x0603
-    RSA_PSS_RSAE_SHA256 = 0x0804
-    RSA_PSS_RSAE_SHA384 = 0x0805
-    RSA_PSS_RSAE_SHA512 = 0x0806
-    RSA_PSS_PSS_SHA256 = 0x0809
-    RSA_PSS_PSS_SHA384 = 0x080A
-    RSA_PSS_PSS_SHA512 = 0x080B
 
 
 class SigningError(ValueError):
     """The key cannot sign with the requested scheme, or the digest has the wrong size."""
 
 
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "SHA256": hashes.SHA256,
+    "SHA384": hashes.SHA384,
+    "SHA512": hashes.SHA512,
+}
+
+
 def scheme_hash(scheme: SignatureScheme) -> hashes.HashAlgorithm:
-    """The hash a scheme signs with."""
-    name = scheme.name
-    if name.endswith("SHA256"):
-        return hashes.SHA256()
-    if name.endswith("SHA384"):
-        return hashes.SHA384()
-    return hashes.SHA512()
+    """The hash a scheme signs with; ``SigningError`` for schemes the harness does not sign with."""
+    algorithm = _HASHES.get(scheme.name.rsplit("_", 1)[-1])
+    if algorithm is None:
+        raise SigningError(f"{scheme.name} is not a SHA-2 signature scheme")
+    return algorithm()
 
 
 class Signer(Protocol):

@@ -12,6 +12,7 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 
 from engine.crypto.signer import SignatureScheme, scheme_hash
 from engine.errors import BadCertificateError, DecodeError, DecryptError, IllegalParameterError
+from engine.handshake.context import certificate_verify_digest
 from engine.handshake.negotiation import schemes_for_certificate
 
 __all__ = ["parse_chain", "verify_chain", "verify_signature"]
@@ -37,10 +38,11 @@ def verify_chain(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certi
         raise BadCertificateError(f"certificate does not verify: {error}") from None
 
 
-def verify_signature(certificate: x509.Certificate, scheme: int, digest: bytes, signature: bytes) -> None:
-    """Check a CertificateVerify signature over ``digest`` with the leaf's key."""
+def verify_signature(certificate: x509.Certificate, scheme: int, transcript_hash: bytes, signature: bytes) -> None:
+    """Check a server's CertificateVerify signature over the transcript hash with the leaf's key."""
     if scheme not in schemes_for_certificate(certificate):
         raise IllegalParameterError(f"signature scheme 0x{scheme:04x} does not fit the certificate")
+    digest = certificate_verify_digest(scheme, transcript_hash, server=True)
     algorithm = scheme_hash(SignatureScheme(scheme))
     key = certificate.public_key()
     try:

@@ -9,6 +9,8 @@ its Finished.
 
 from __future__ import annotations
 
+from cryptography import x509
+
 from engine.crypto.key_exchange import KeyShare, generate_key_share
 from engine.crypto.key_schedule import KeySchedule
 from engine.crypto.suites import suite_for
@@ -21,7 +23,7 @@ from engine.errors import (
 )
 from engine.handshake.certificates import parse_chain, verify_chain, verify_signature
 from engine.handshake.client_offer import TLS13, decode_optional
-from engine.handshake.context import HandshakeContext, certificate_verify_digest
+from engine.handshake.context import HandshakeContext
 from engine.handshake.names import HandshakeFlags
 from engine.handshake.state import Connected, State
 from engine.policies import OPENSSL_3, ClientHelloOffer, client_hello_offer
@@ -257,7 +259,7 @@ class ExpectCertificateVerify(State):
 
     expected = (CertificateVerify,)
 
-    def __init__(self, leaf: object) -> None:
+    def __init__(self, leaf: x509.Certificate) -> None:
         self._leaf = leaf
 
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
@@ -267,8 +269,7 @@ class ExpectCertificateVerify(State):
         offered = load_policy(ctx.config.policy).signature_schemes
         if message.algorithm not in offered:
             raise IllegalParameterError("the server signed with a scheme we did not offer")
-        digest = certificate_verify_digest(message.algorithm, ctx.transcript.digest(), server=True)
-        verify_signature(self._leaf, message.algorithm, digest, message.signature)  # type: ignore[arg-type]
+        verify_signature(self._leaf, message.algorithm, ctx.transcript.digest(), message.signature)
         ctx.negotiated.signature_scheme = message.algorithm
         ctx.received(raw, "SERVER_CERT_VERIFY")
         return ExpectServerFinished()

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 from cryptography import x509
 
-from engine.errors import BadCertificateError
+from engine.errors import BadCertificateError, IllegalParameterError
+from engine.handshake.client import ExpectCertificateVerify
 from engine.wire.extensions import (
     Cookie,
     Extension,
@@ -18,6 +19,7 @@ from engine.wire.extensions import (
 )
 from engine.wire.handshake import (
     HELLO_RETRY_REQUEST_RANDOM,
+    CertificateVerify,
     ClientHello,
     ServerHello,
     decode_handshake,
@@ -74,3 +76,15 @@ def test_client_echoes_the_hello_retry_request_cookie() -> None:
     assert (second.random, second.legacy_session_id) == (first.random, first.legacy_session_id)
     types = [extension.extension_type for extension in second.extensions]
     assert types.index(ExtensionType.COOKIE) == types.index(ExtensionType.EXTENDED_MASTER_SECRET) - 1
+
+
+@pytest.mark.parametrize("algorithm", [0xFFFF, 0x0201, 0x0807])
+def test_certificate_verify_with_an_unusable_offered_scheme_is_a_tls_error(algorithm: int) -> None:
+    # test_all_tls13 offers s2n's private 0xFFFF, RSA-SHA1 and Ed25519 schemes; none fits an ECDSA
+    # P-256 certificate, and the answer must be an alert, never another exception.
+    client = engine_connection("test_all_tls13", "ecdsa-p256", 1, client=True)
+    client.ctx.transcript.choose_hash("sha256")
+    leaf = x509.load_pem_x509_certificate(certificate_for("ecdsa-p256").chain_pem)
+    message = CertificateVerify(algorithm, bytes(64))
+    with pytest.raises(IllegalParameterError):
+        ExpectCertificateVerify(leaf).handle(client.ctx, message, encode_handshake(message))

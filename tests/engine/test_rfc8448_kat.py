@@ -27,7 +27,6 @@ from engine.crypto.suites import suite_for
 from engine.crypto.transcript import Transcript
 from engine.handshake.certificates import verify_signature
 from engine.handshake.client_offer import decode_optional
-from engine.handshake.context import certificate_verify_digest
 from engine.randomness import DrawKind
 from engine.record.protection import RecordProtection
 from engine.wire.extensions import ExtensionType, KeyShareServerHello
@@ -96,8 +95,7 @@ def _message(replay: Replay, raw: bytes) -> None:
     if isinstance(message, Certificate):
         replay.server_leaf = x509.load_der_x509_certificate(message.entries[0].cert_data)
     if isinstance(message, CertificateVerify) and replay.server_leaf is not None:
-        digest = certificate_verify_digest(message.algorithm, replay.transcript.digest(), server=True)
-        verify_signature(replay.server_leaf, message.algorithm, digest, message.signature)  # type: ignore[arg-type]
+        verify_signature(replay.server_leaf, message.algorithm, replay.transcript.digest(), message.signature)  # type: ignore[arg-type]
     replay.transcript.add(raw)
     replay.checks += 1
 
