@@ -25,7 +25,7 @@ from engine.handshake.certificates import parse_chain, verify_chain, verify_sign
 from engine.handshake.client_offer import TLS13, decode_optional
 from engine.handshake.context import HandshakeContext
 from engine.handshake.names import HandshakeFlags
-from engine.handshake.state import Connected, State
+from engine.handshake.state import Connected, State, expect
 from engine.policies import OPENSSL_3, ClientHelloOffer, client_hello_offer
 from engine.policies import policy as load_policy
 from engine.randomness import DrawKind
@@ -153,16 +153,13 @@ def _check_server_hello(hello: _Hello, server_hello: ServerHello) -> int:
 class ExpectServerHello(State):
     """Waiting for ServerHello (or one HelloRetryRequest)."""
 
-    expected = (ServerHello,)
-
     def __init__(self, hello: _Hello, retried: bool = False) -> None:
         self._hello = hello
         self._retried = retried
 
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Derive the handshake keys, or answer a HelloRetryRequest."""
-        if not isinstance(message, ServerHello):
-            raise UnexpectedMessageError("expected ServerHello")
+        message = expect(message, ServerHello)
         suite = suite_for(_check_server_hello(self._hello, message))
         if ctx.negotiated.suite is not None and ctx.negotiated.suite != suite:
             raise IllegalParameterError("ServerHello suite differs from the HelloRetryRequest's")
@@ -217,12 +214,9 @@ class ExpectServerHello(State):
 class ExpectEncryptedExtensions(State):
     """Waiting for EncryptedExtensions."""
 
-    expected = (EncryptedExtensions,)
-
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Check the extensions the server may send here; note ALPN."""
-        if not isinstance(message, EncryptedExtensions):
-            raise UnexpectedMessageError("expected EncryptedExtensions")
+        message = expect(message, EncryptedExtensions)
         for extension in message.extensions:
             if extension.extension_type not in _EE_ALLOWED:
                 raise UnsupportedExtensionError(f"extension {extension.extension_type} in EncryptedExtensions")
@@ -240,12 +234,9 @@ class ExpectEncryptedExtensions(State):
 class ExpectCertificate(State):
     """Waiting for the server's Certificate."""
 
-    expected = (Certificate,)
-
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Parse and, unless verification is off, validate the chain."""
-        if not isinstance(message, Certificate):
-            raise UnexpectedMessageError("expected Certificate")
+        message = expect(message, Certificate)
         chain = parse_chain([entry.cert_data for entry in message.entries])
         if ctx.config.verify:
             verify_chain(chain, ctx.config.trust_anchors, ctx.negotiated.server_name or "")
@@ -257,15 +248,12 @@ class ExpectCertificate(State):
 class ExpectCertificateVerify(State):
     """Waiting for the server's CertificateVerify."""
 
-    expected = (CertificateVerify,)
-
     def __init__(self, leaf: x509.Certificate) -> None:
         self._leaf = leaf
 
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Check the signature over the transcript so far."""
-        if not isinstance(message, CertificateVerify):
-            raise UnexpectedMessageError("expected CertificateVerify")
+        message = expect(message, CertificateVerify)
         offered = load_policy(ctx.config.policy).signature_schemes
         if message.algorithm not in offered:
             raise IllegalParameterError("the server signed with a scheme we did not offer")
@@ -278,12 +266,9 @@ class ExpectCertificateVerify(State):
 class ExpectServerFinished(State):
     """Waiting for the server's Finished; then the client's CCS and Finished go out."""
 
-    expected = (Finished,)
-
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Verify the server's Finished, send ours, switch to application keys."""
-        if not isinstance(message, Finished):
-            raise UnexpectedMessageError("expected Finished")
+        message = expect(message, Finished)
         ctx.check_peer_finished(message.verify_data)
         ctx.received(raw, "SERVER_FINISHED")
         ctx.derive_application_secrets()

@@ -14,12 +14,12 @@ from engine.crypto.key_exchange import generate_key_share
 from engine.crypto.key_schedule import KeySchedule
 from engine.crypto.signer import SignatureScheme
 from engine.crypto.suites import suite_for
-from engine.errors import IllegalParameterError, UnexpectedMessageError
+from engine.errors import IllegalParameterError
 from engine.handshake.client_offer import TLS13, ClientOffer, read_offer
 from engine.handshake.context import HandshakeContext, certificate_verify_digest
 from engine.handshake.names import HandshakeFlags
 from engine.handshake.negotiation import select_cipher_suite, select_group, select_signature
-from engine.handshake.state import Connected, State
+from engine.handshake.state import Connected, State, expect
 from engine.policies import CLIENT_HELLO_EXTENSIONS
 from engine.policies import policy as load_policy
 from engine.randomness import DrawKind
@@ -76,16 +76,13 @@ def _encrypted_extensions(ctx: HandshakeContext, offer: ClientOffer) -> Encrypte
 class ExpectClientHello(State):
     """Waiting for the first (or, after a HelloRetryRequest, the second) ClientHello."""
 
-    expected = (ClientHello,)
-
     def __init__(self, first: ClientHello | None = None, retry_group: int | None = None) -> None:
         self._first = first
         self._retry_group = retry_group
 
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Negotiate, then send HelloRetryRequest or the whole server flight."""
-        if not isinstance(message, ClientHello):
-            raise UnexpectedMessageError("expected ClientHello")
+        message = expect(message, ClientHello)
         ctx.version_settled = True
         if self._first is not None:
             _check_second_hello(self._first, message, lenient=ctx.config.compat.lenient_second_client_hello)
@@ -200,12 +197,9 @@ def _send_flight(ctx: HandshakeContext, offer: ClientOffer, group: int) -> State
 class ExpectClientFinished(State):
     """Waiting for the client's Finished (its ChangeCipherSpec is dropped by the record layer)."""
 
-    expected = (Finished,)
-
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Check the client's Finished; then both directions use application keys."""
-        if not isinstance(message, Finished):
-            raise UnexpectedMessageError("expected Finished")
+        message = expect(message, Finished)
         ctx.check_peer_finished(message.verify_data)
         ctx.received(raw, "CLIENT_FINISHED")
         ctx.use_application_keys(read=True, write=False)

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from engine.errors import UnexpectedMessageError
 from engine.handshake.context import HandshakeContext
 from engine.wire.handshake import HandshakeMessage
 
-__all__ = ["Connected", "State"]
+__all__ = ["Connected", "State", "expect"]
+
+_Message = TypeVar("_Message")
+
+
+def expect(message: HandshakeMessage, kind: type[_Message]) -> _Message:
+    """The message as the type a state waits for; anything else is unexpected_message (one place)."""
+    if not isinstance(message, kind):
+        raise UnexpectedMessageError(f"expected {kind.__name__}, got {type(message).__name__}")
+    return message
 
 
 class State:
-    """A handshake state; ``expected`` lists the message types it accepts."""
+    """A handshake state: ``handle`` reads one message (via ``expect``) and returns the next state."""
 
-    expected: ClassVar[tuple[type, ...]] = ()
     handshake_done: ClassVar[bool] = False
 
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
