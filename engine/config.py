@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from cryptography import x509
 
@@ -24,9 +25,9 @@ class CertifiedKey:
     chain: tuple[bytes, ...]
     signer: Signer
 
-    @property
+    @cached_property
     def leaf(self) -> x509.Certificate:
-        """The end-entity certificate."""
+        """The end-entity certificate (parsed once; negotiation reads it on every handshake)."""
         return x509.load_der_x509_certificate(self.chain[0])
 
 

@@ -144,15 +144,14 @@ class HandshakeContext:
 
     def use_handshake_keys(self, *, read: bool, write: bool) -> None:
         """Switch one or both directions to the handshake traffic keys."""
-        own, peer = self._own_and_peer(self.client_handshake_secret, self.server_handshake_secret)
-        if write:
-            self.records.write_protection = self._protection(own)
-        if read:
-            self.records.read_protection = self._protection(peer)
+        self._use_keys(self.client_handshake_secret, self.server_handshake_secret, read=read, write=write)
 
     def use_application_keys(self, *, read: bool, write: bool) -> None:
         """Switch one or both directions to the application traffic keys."""
-        own, peer = self._own_and_peer(self.client_application_secret, self.server_application_secret)
+        self._use_keys(self.client_application_secret, self.server_application_secret, read=read, write=write)
+
+    def _use_keys(self, client_secret: bytes, server_secret: bytes, *, read: bool, write: bool) -> None:
+        own, peer = self._own_and_peer(client_secret, server_secret)
         if write:
             self.records.write_protection = self._protection(own)
         if read:
