@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from typing import Any
 
 from engine.randomness import Draw, DrawKind, StreamLabel, stream_key
@@ -19,7 +20,10 @@ from s2n_bridge._native import native
 __all__ = ["BridgeStream", "DrawLog", "outside_stream", "reset_outside_stream", "selecting"]
 
 _next_id = itertools.count(1)
-_names: dict[int, str] = {-1: "os"}
+# Stream id -> live stream; weak, so long fuzz runs don't accumulate streams. An open DrawLog
+# keeps the names of the streams it may see, for as long as it is open.
+_streams: weakref.WeakValueDictionary[int, BridgeStream] = weakref.WeakValueDictionary()
+_open_logs: list[dict[int, str]] = []
 _outside_lock = threading.Lock()
 _outside: BridgeStream | None = None
 
@@ -32,7 +36,9 @@ class BridgeStream:
         self._lib = lib
         self.id = next(_next_id)
         self.name = name or f"{label.value.decode()}#{self.id}"
-        _names[self.id] = self.name
+        _streams[self.id] = self
+        for names in _open_logs:
+            names[self.id] = self.name
         self.memory = ffi.new("uint8_t[]", lib.tlsdiff_stream_size())
         lib.tlsdiff_stream_setup(self.memory, stream_key(seed, label), self.id)
         self._ffi = ffi
@@ -83,9 +89,12 @@ class DrawLog:
     def __init__(self) -> None:
         self.draws: list[Draw] = []
         self.dropped = 0
+        self._names: dict[int, str] = {-1: "os"}
 
     def __enter__(self) -> DrawLog:
         _, lib = native()
+        self._names.update((stream_id, stream.name) for stream_id, stream in _streams.items())
+        _open_logs.append(self._names)
         lib.tlsdiff_log_clear()
         lib.tlsdiff_log_enable(1)
         return self
@@ -93,9 +102,10 @@ class DrawLog:
     def __exit__(self, *exc_info: object) -> None:
         ffi, lib = native()
         lib.tlsdiff_log_enable(0)
+        _open_logs.remove(self._names)
         capacity = 65536
         ids, sizes, kinds = (ffi.new(f"{t}[]", capacity) for t in ("int32_t", "uint32_t", "int32_t"))
         count = lib.tlsdiff_log_read(ids, sizes, kinds, capacity)
-        self.draws = [Draw(_names.get(ids[i], f"#{ids[i]}"), sizes[i], DrawKind(kinds[i])) for i in range(count)]
+        self.draws = [Draw(self._names.get(ids[i], f"#{ids[i]}"), sizes[i], DrawKind(kinds[i])) for i in range(count)]
         self.dropped = int(lib.tlsdiff_log_dropped_count())
         lib.tlsdiff_log_clear()
