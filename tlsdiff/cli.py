@@ -1,7 +1,8 @@
 """The ``tlsdiff`` command line.
 
-Subcommands: ``build`` (s2n-tls and the bridge), ``s2n-handshake`` (an s2n pair in
-memory, summarised), ``demo`` (the main job: a readable run over several policies
+Subcommands: ``build`` (s2n-tls and the bridge), ``pair`` (any client against any
+server, engine or s2n, in memory, summarised), ``s2n-handshake`` (``pair`` with s2n
+on both sides), ``demo`` (the main job: every scenario four ways over several policies
 and certificates). Bad input gets a one-line message and a non-zero exit.
 """
 
@@ -146,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     pair.add_argument("--server", choices=("engine", "s2n"), default="s2n")
     _scenario_options(pair)
     pair.set_defaults(run=_cmd_pair)
-    demo = commands.add_parser("demo", help="the main job: a readable run over policies and certificates")
+    demo = commands.add_parser("demo", help="the main job: engine and s2n four ways over policies and certificates")
     demo.add_argument("--seed", type=_seed, default=1)
     demo.set_defaults(run=_cmd_demo)
     return parser
