@@ -23,7 +23,7 @@ from engine.randomness import SeededRandomSource, StreamLabel
 from s2n_bridge import Config, Connection, Mode, ServerCertificate
 from tlsdiff.certs import certificate_for
 
-__all__ = ["IMPLEMENTATIONS", "Endpoint", "EndpointSpec", "open_endpoint"]
+__all__ = ["IMPLEMENTATIONS", "Endpoint", "EndpointSpec", "engine_config", "open_endpoint"]
 
 IMPLEMENTATIONS = ("engine", "s2n")
 
@@ -144,7 +144,8 @@ class _EngineEndpoint:
         }
 
 
-def _engine_config(spec: EndpointSpec) -> EngineConfig:
+def engine_config(spec: EndpointSpec) -> EngineConfig:
+    """The engine configuration for ``spec``, as every harness run builds it."""
     certificate = certificate_for(spec.cert_type)
     alpn = tuple(name.encode() for name in spec.alpn)
     if spec.client:
@@ -161,7 +162,7 @@ def open_endpoint(spec: EndpointSpec) -> Iterator[Endpoint]:
     if spec.implementation == "engine":
         label = StreamLabel.CLIENT if spec.client else StreamLabel.SERVER
         connection = TLSConnection(
-            _engine_config(spec),
+            engine_config(spec),
             client=spec.client,
             random=SeededRandomSource(spec.seed, label),
             server_name=certificate.server_name if spec.client else None,

@@ -19,7 +19,7 @@ from engine.errors import TLSError
 from engine.randomness import SeededRandomSource, StreamLabel
 from s2n_bridge import Config, Connection, Mode, S2NError, ServerCertificate
 from tlsdiff.certs import certificate_for
-from tlsdiff.endpoints import EndpointSpec, _engine_config
+from tlsdiff.endpoints import EndpointSpec, engine_config
 
 Mutation = Callable[[int, bytes], bytes]
 
@@ -47,7 +47,7 @@ def engine_connection(policy: str, cert_type: str, seed: int, *, client: bool) -
     spec = EndpointSpec("engine", client, policy, cert_type, seed)
     label = StreamLabel.CLIENT if client else StreamLabel.SERVER
     name = certificate_for(cert_type).server_name if client else None
-    return TLSConnection(_engine_config(spec), client=client, random=SeededRandomSource(seed, label), server_name=name)
+    return TLSConnection(engine_config(spec), client=client, random=SeededRandomSource(seed, label), server_name=name)
 
 
 @contextmanager
