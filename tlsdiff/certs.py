@@ -28,6 +28,11 @@ Derivation (enough to reproduce it in another language):
   (1.2.840.113549.1.1.10, parameters absent) and the TBSCertificate is re-signed, because
   ``cryptography``'s builder can only emit rsaEncryption keys.  Its private key is PKCS#8
   with the same algorithm identifier.
+* Named variants (``certificate_for(cert_type, host, dns_san=...)``, for certificate
+  selection by SNI): the same key as ``cert_type``; subject CN ``host``; SAN
+  ``DNS:host`` (left out when ``dns_san`` is false) and ``IP:127.0.0.1``; serial label
+  ``cert_type + "/" + host`` (plus ``"/cn-only"`` without the DNS SAN). The default
+  ``host="localhost"`` with the DNS SAN is the plain certificate above.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CERT_TYPES", "CertificateBundle", "certificate_for"]
+__all__ = ["CERT_TYPES", "CertSpec", "CertificateBundle", "certificate_for"]
 
 CERT_TYPES: tuple[str, ...] = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-pss-2048")
 
@@ -91,6 +96,19 @@ class CertificateBundle:
     ca_pem: bytes
     private_key: _PrivateKey
     server_name: str
+
+
+@dataclass(frozen=True)
+class CertSpec:
+    """Which certificate a server is given: its type and the name it carries."""
+
+    cert_type: str
+    host: str = _SERVER_NAME
+    dns_san: bool = True
+
+    def bundle(self) -> CertificateBundle:
+        """The certificate, key and CA (see ``certificate_for``)."""
+        return certificate_for(self.cert_type, self.host, dns_san=self.dns_san)
 
 
 # --- tiny DER helpers -------------------------------------------------------------
@@ -245,6 +263,7 @@ def _derive_rsa_key(name: str) -> rsa.RSAPrivateKey:
     return numbers.private_key()
 
 
+@functools.cache
 def _leaf_key(cert_type: str) -> _PrivateKey:
     if cert_type == "ecdsa-p256":
         return _derive_ec_key(cert_type, ec.SECP256R1(), _P256_ORDER)
@@ -313,16 +332,25 @@ def _leaf_key_usage(cert_type: str) -> x509.KeyUsage:
     )
 
 
-def _make_leaf(cert_type: str, key: _PrivateKey, ca_cert: x509.Certificate) -> x509.CertificateBuilder:
+def _serial_label(cert_type: str, host: str, dns_san: bool) -> str:
+    if host == _SERVER_NAME and dns_san:
+        return cert_type
+    return f"{cert_type}/{host}" + ("" if dns_san else "/cn-only")
+
+
+def _make_leaf(
+    cert_type: str, key: _PrivateKey, ca_cert: x509.Certificate, host: str, dns_san: bool
+) -> x509.CertificateBuilder:
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    san = x509.SubjectAlternativeName([x509.DNSName(_SERVER_NAME), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    names: list[x509.GeneralName] = [x509.DNSName(host)] if dns_san else []
+    san = x509.SubjectAlternativeName([*names, x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
     eku = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
     return (
         x509.CertificateBuilder()
-        .subject_name(_common_name(_SERVER_NAME))
+        .subject_name(_common_name(host))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
-        .serial_number(_serial(cert_type))
+        .serial_number(_serial(_serial_label(cert_type, host, dns_san)))
         .not_valid_before(_NOT_BEFORE)
         .not_valid_after(_NOT_AFTER)
         .add_extension(san, critical=False)
@@ -406,17 +434,21 @@ def _encode_leaf(
 
 
 @functools.cache
-def certificate_for(cert_type: str) -> CertificateBundle:
+def certificate_for(cert_type: str, host: str = _SERVER_NAME, *, dns_san: bool = True) -> CertificateBundle:
     """Return the deterministic leaf certificate, key and CA for ``cert_type``.
 
     ``cert_type`` must be one of ``CERT_TYPES``; anything else raises ``ValueError``.
+    ``host`` names the certificate (CN, and the DNS SAN unless ``dns_san`` is false);
+    it may be a wildcard such as ``*.example.test``.
     Results are cached; ``certificate_for.cache_clear()`` forces regeneration.
     """
     if cert_type not in CERT_TYPES:
         raise ValueError(f"unknown certificate type {cert_type!r}; known types: {', '.join(CERT_TYPES)}")
+    if not host or not host.isascii():
+        raise ValueError(f"certificate host must be a non-empty ASCII name, got {host!r}")
     ca_key, ca_cert = _make_ca()
     key = _leaf_key(cert_type)
-    leaf = _sign(_make_leaf(cert_type, key, ca_cert), ca_key)
+    leaf = _sign(_make_leaf(cert_type, key, ca_cert, host, dns_san), ca_key)
     leaf_der, key_der = _encode_leaf(cert_type, leaf, key, ca_key)
     chain_pem = _pem("CERTIFICATE", leaf_der)
     _check_key_matches(chain_pem, key)
@@ -426,5 +458,5 @@ def certificate_for(cert_type: str) -> CertificateBundle:
         key_pem=_pem("PRIVATE KEY", key_der),
         ca_pem=_pem("CERTIFICATE", ca_cert.public_bytes(serialization.Encoding.DER)),
         private_key=key,
-        server_name=_SERVER_NAME,
+        server_name=host,
     )

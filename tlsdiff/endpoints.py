@@ -1,7 +1,8 @@
 """One interface over an engine connection and an s2n connection, so a scenario can pair any two.
 
-Each endpoint is built from the same inputs: role, policy, certificate type, seed and
-ALPN list; servers sign through the shared ``KeySigner``; both draw from the seeded
+Each endpoint is built from the same inputs: role, policy, certificate type, seed,
+ALPN list, the certificates a server holds (in the order it adds them) and the name a
+client sends; servers sign through the shared ``KeySigner``; both draw from the seeded
 stream for ``(seed, role)``.
 """
 
@@ -21,7 +22,7 @@ from engine.crypto.key_exchange import GROUP_NAMES
 from engine.crypto.signer import KeySigner, SignatureScheme
 from engine.randomness import SeededRandomSource, StreamLabel
 from s2n_bridge import Config, Connection, Mode, ServerCertificate
-from tlsdiff.certs import certificate_for
+from tlsdiff.certs import CertSpec, certificate_for
 
 __all__ = ["IMPLEMENTATIONS", "Endpoint", "EndpointSpec", "engine_config", "open_endpoint"]
 
@@ -39,6 +40,16 @@ class EndpointSpec:
     seed: int
     alpn: tuple[str, ...] = ()
     key_log: list[bytes] = field(default_factory=list, compare=False)
+    # Server: the certificates, in the order they are added (default: ``cert_type`` for localhost).
+    served: tuple[CertSpec, ...] = ()
+    # Client: the SNI to send (None: none) and whether to validate the server's chain and name.
+    server_name: str | None = "localhost"
+    verify: bool = True
+
+    @property
+    def certificates(self) -> tuple[CertSpec, ...]:
+        """The server's certificates, first added first."""
+        return self.served or (CertSpec(self.cert_type),)
 
 
 class Endpoint(Protocol):
@@ -144,39 +155,49 @@ class _EngineEndpoint:
         }
 
 
+def _certified_key(spec: CertSpec) -> CertifiedKey:
+    bundle = spec.bundle()
+    leaf = x509.load_pem_x509_certificate(bundle.chain_pem).public_bytes(Encoding.DER)
+    return CertifiedKey((leaf,), KeySigner(bundle.private_key))
+
+
 def engine_config(spec: EndpointSpec) -> EngineConfig:
     """The engine configuration for ``spec``, as every harness run builds it."""
-    certificate = certificate_for(spec.cert_type)
     alpn = tuple(name.encode() for name in spec.alpn)
     if spec.client:
-        return EngineConfig(spec.policy, trust_anchors=(x509.load_pem_x509_certificate(certificate.ca_pem),), alpn=alpn)
-    leaf = x509.load_pem_x509_certificate(certificate.chain_pem).public_bytes(Encoding.DER)
-    served = CertifiedKey((leaf,), KeySigner(certificate.private_key))
-    return EngineConfig(spec.policy, certificates=(served,), alpn=alpn)
+        anchor = x509.load_pem_x509_certificate(certificate_for(spec.cert_type).ca_pem)
+        return EngineConfig(spec.policy, trust_anchors=(anchor,), verify=spec.verify, alpn=alpn)
+    served = tuple(_certified_key(certificate) for certificate in spec.certificates)
+    return EngineConfig(spec.policy, certificates=served, alpn=alpn)
+
+
+def _s2n_config(spec: EndpointSpec) -> Config:
+    if spec.client:
+        ca_pem = certificate_for(spec.cert_type).ca_pem
+        return Config(spec.policy, trust_pem=ca_pem, verify=spec.verify, alpn=spec.alpn, key_log=spec.key_log.append)
+    served = [
+        ServerCertificate(bundle.chain_pem, signer=KeySigner(bundle.private_key))
+        for bundle in (certificate.bundle() for certificate in spec.certificates)
+    ]
+    return Config(spec.policy, certificates=served, alpn=spec.alpn, key_log=spec.key_log.append)
 
 
 @contextmanager
 def open_endpoint(spec: EndpointSpec) -> Iterator[Endpoint]:
     """An endpoint for ``spec``, freed (s2n) when the block ends."""
-    certificate = certificate_for(spec.cert_type)
+    name = spec.server_name if spec.client else None
     if spec.implementation == "engine":
         label = StreamLabel.CLIENT if spec.client else StreamLabel.SERVER
         connection = TLSConnection(
             engine_config(spec),
             client=spec.client,
             random=SeededRandomSource(spec.seed, label),
-            server_name=certificate.server_name if spec.client else None,
+            server_name=name,
             key_log=spec.key_log.append,
         )
         yield _EngineEndpoint(connection)
         return
     with ExitStack() as stack:
-        if spec.client:
-            config = Config(spec.policy, trust_pem=certificate.ca_pem, alpn=spec.alpn, key_log=spec.key_log.append)
-        else:
-            served = ServerCertificate(certificate.chain_pem, signer=KeySigner(certificate.private_key))
-            config = Config(spec.policy, certificates=[served], alpn=spec.alpn, key_log=spec.key_log.append)
-        stack.enter_context(config)
+        config = stack.enter_context(_s2n_config(spec))
         mode = Mode.CLIENT if spec.client else Mode.SERVER
-        name = certificate.server_name if spec.client else None
         yield _S2NEndpoint(stack.enter_context(Connection(config, mode, seed=spec.seed, server_name=name)))

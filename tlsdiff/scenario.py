@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tlsdiff.certs import CertSpec
 from tlsdiff.endpoints import Endpoint, EndpointSpec, open_endpoint
 from tlsdiff.transcript import Record, split_records
 
@@ -107,14 +108,19 @@ def run_pair(
     *,
     alpn: tuple[str, ...] = (),
     server_policy: str | None = None,
+    served: tuple[CertSpec, ...] = (),
+    server_name: str | None = "localhost",
+    verify: bool = True,
 ) -> PairResult:
     """Run the scenario with ``client`` and ``server`` each ``"engine"`` or ``"s2n"``.
 
     ``server_policy`` gives the server another policy than the client's (e.g. to force
-    a HelloRetryRequest).
+    a HelloRetryRequest); ``served`` gives the server several certificates (first added
+    first; default ``cert_type`` for localhost); ``server_name`` is the client's SNI
+    (None: none) and ``verify`` whether the client validates the chain and name.
     """
-    client_spec = EndpointSpec(client, True, policy, cert_type, seed, alpn)
-    server_spec = EndpointSpec(server, False, server_policy or policy, cert_type, seed, alpn)
+    client_spec = EndpointSpec(client, True, policy, cert_type, seed, alpn, server_name=server_name, verify=verify)
+    server_spec = EndpointSpec(server, False, server_policy or policy, cert_type, seed, alpn, served=served)
     with open_endpoint(client_spec) as client_end, open_endpoint(server_spec) as server_end:
         wire = _Wire(client_end, server_end)
         wire.drive(client_end.handshake_step, server_end.handshake_step, "handshake")

@@ -5,19 +5,24 @@
 - group: the client's key share of the server's most preferred mutually supported
   group, else a HelloRetryRequest for the most preferred mutually supported group,
   with s2n's "strongly preferred groups" upgrade (tls/extensions/s2n_server_key_share.c);
+- certificates: the client's SNI picks the candidate certificate per key type, exact
+  name first, then the wildcard for its first label, else the default (first added)
+  certificate of each type (tls/s2n_handshake.c, tls/s2n_config.c);
 - signature scheme: the server's preference order, the first one the client offers
-  that fits a certificate; if none, s2n falls back to the first that fits a
-  certificate (``Compat.signature_fallback``; tls/s2n_signature_algorithms.c).
+  that fits a candidate certificate; if none, s2n falls back to the first that fits
+  (``Compat.signature_fallback``; tls/s2n_signature_algorithms.c).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 from engine.config import CertifiedKey
 from engine.crypto.key_exchange import SUPPORTED_GROUPS
@@ -25,9 +30,12 @@ from engine.crypto.suites import TLS13_SUITES
 from engine.errors import HandshakeFailureError
 
 __all__ = [
+    "CertificateCandidates",
     "GroupChoice",
+    "KeyKind",
     "NegotiationPolicy",
     "schemes_for_certificate",
+    "select_certificates",
     "select_cipher_suite",
     "select_group",
     "select_signature",
@@ -86,32 +94,115 @@ def select_group(policy: NegotiationPolicy, supported: Sequence[int], shares: Se
     return GroupChoice(mutual[0], hello_retry=True)
 
 
-def schemes_for_certificate(certificate: x509.Certificate) -> frozenset[int]:
-    """The TLS 1.3 signature schemes a certificate's key can sign with."""
+class KeyKind(IntEnum):
+    """s2n's certificate key types (``s2n_pkey_type``): one default certificate each."""
+
+    RSA = 0
+    ECDSA = 1
+    RSA_PSS = 2
+
+
+def key_kind(certificate: x509.Certificate) -> KeyKind | None:
+    """The key type of a certificate, or None for keys TLS 1.3 here cannot use."""
     key = certificate.public_key()
     if isinstance(key, ec.EllipticCurvePublicKey):
-        scheme = _ECDSA_SCHEMES.get(key.curve.name)
-        return frozenset({scheme} if scheme else ())
+        return KeyKind.ECDSA
     if isinstance(key, rsa.RSAPublicKey):
-        if certificate.public_key_algorithm_oid.dotted_string == _RSA_PSS_OID:
-            return frozenset({0x0809, 0x080A, 0x080B})
+        is_pss = certificate.public_key_algorithm_oid.dotted_string == _RSA_PSS_OID
+        return KeyKind.RSA_PSS if is_pss else KeyKind.RSA
+    return None
+
+
+def schemes_for_certificate(certificate: x509.Certificate) -> frozenset[int]:
+    """The TLS 1.3 signature schemes a certificate's key can sign with."""
+    kind = key_kind(certificate)
+    if kind == KeyKind.ECDSA:
+        curve = certificate.public_key()
+        scheme = _ECDSA_SCHEMES.get(curve.curve.name) if isinstance(curve, ec.EllipticCurvePublicKey) else None
+        return frozenset({scheme} if scheme else ())
+    if kind == KeyKind.RSA_PSS:
+        return frozenset({0x0809, 0x080A, 0x080B})
+    if kind == KeyKind.RSA:
         return frozenset({0x0804, 0x0805, 0x0806})
     return frozenset()
 
 
+def _names(certificate: x509.Certificate) -> list[bytes]:
+    """The names s2n files a certificate under: its DNS SANs, or its CNs when it has none; lowercased."""
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = san.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = []
+    if not names:
+        names = [str(attribute.value) for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    # s2n lowercases byte by byte with tolower() (ASCII only), as bytes.lower() does.
+    return [name.encode().lower() for name in names if name]
+
+
+@dataclass(frozen=True)
+class CertificateCandidates:
+    """The certificate per key type the handshake may use, and whether the SNI matched a name."""
+
+    by_kind: Mapping[KeyKind, CertifiedKey]
+    name_matched: bool
+
+
+def _name_map(certificates: Sequence[CertifiedKey]) -> dict[bytes, dict[KeyKind, CertifiedKey]]:
+    by_name: dict[bytes, dict[KeyKind, CertifiedKey]] = {}
+    for certificate in certificates:
+        kind = key_kind(certificate.leaf)
+        if kind is None:
+            continue
+        for name in _names(certificate.leaf):
+            by_name.setdefault(name, {}).setdefault(kind, certificate)  # the first added wins
+    return by_name
+
+
+def select_certificates(certificates: Sequence[CertifiedKey], server_name: str | None) -> CertificateCandidates:
+    """s2n's candidates: the exact SNI match, else the wildcard of its first label, else the defaults.
+
+    A name match never falls back to the defaults for a key type it lacks (tls/s2n_handshake.c).
+    """
+    by_name = _name_map(certificates)
+    host = (server_name or "").encode().lower()
+    matched = by_name.get(host) if host else None
+    if matched is None and b"." in host:
+        matched = by_name.get(b"*" + host[host.index(b".") :])
+    if matched is not None:
+        return CertificateCandidates(matched, name_matched=True)
+    defaults: dict[KeyKind, CertifiedKey] = {}
+    for certificate in certificates:
+        kind = key_kind(certificate.leaf)
+        if kind is not None:
+            defaults.setdefault(kind, certificate)
+    return CertificateCandidates(defaults, name_matched=False)
+
+
+_SCHEME_KINDS = {
+    0x0403: KeyKind.ECDSA, 0x0503: KeyKind.ECDSA, 0x0603: KeyKind.ECDSA,
+    0x0804: KeyKind.RSA, 0x0805: KeyKind.RSA, 0x0806: KeyKind.RSA,
+    0x0809: KeyKind.RSA_PSS, 0x080A: KeyKind.RSA_PSS, 0x080B: KeyKind.RSA_PSS,
+}  # fmt: skip
+
+
 def select_signature(
-    policy: NegotiationPolicy, offered: Sequence[int], certificates: Sequence[CertifiedKey], *, fallback: bool
+    policy: NegotiationPolicy, offered: Sequence[int], candidates: CertificateCandidates, *, fallback: bool
 ) -> tuple[int, CertifiedKey]:
-    """The signature scheme and certificate for the server's CertificateVerify."""
-    usable = [(certificate, schemes_for_certificate(certificate.leaf)) for certificate in certificates]
+    """The signature scheme and certificate for the server's CertificateVerify.
+
+    Each scheme of the policy, in order, needs a candidate certificate of its key type
+    (and, for ECDSA, of its curve); the first the client offers wins.
+    """
     first_fit: tuple[int, CertifiedKey] | None = None
     for scheme in policy.signature_schemes:
-        for certificate, schemes in usable:
-            if scheme not in schemes:
-                continue
-            if scheme in offered:
-                return scheme, certificate
-            first_fit = first_fit or (scheme, certificate)
+        kind = _SCHEME_KINDS.get(scheme)
+        certificate = candidates.by_kind.get(kind) if kind is not None else None
+        if certificate is None or scheme not in schemes_for_certificate(certificate.leaf):
+            continue
+        if scheme in offered:
+            return scheme, certificate
+        first_fit = first_fit or (scheme, certificate)
     if fallback and first_fit is not None:
         return first_fit
     raise HandshakeFailureError("no signature scheme in common for the certificate")

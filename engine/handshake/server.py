@@ -8,8 +8,6 @@ then the key share, then (RSA-PSS only) the signature salt.
 
 from __future__ import annotations
 
-from cryptography import x509
-
 from engine.crypto.key_exchange import generate_key_share
 from engine.crypto.key_schedule import KeySchedule
 from engine.crypto.signer import SignatureScheme
@@ -18,7 +16,7 @@ from engine.errors import IllegalParameterError
 from engine.handshake.client_offer import TLS13, ClientOffer, read_offer
 from engine.handshake.context import HandshakeContext, certificate_verify_digest
 from engine.handshake.names import HandshakeFlags
-from engine.handshake.negotiation import select_cipher_suite, select_group, select_signature
+from engine.handshake.negotiation import select_certificates, select_cipher_suite, select_group, select_signature
 from engine.handshake.state import Connected, State, expect
 from engine.policies import CLIENT_HELLO_EXTENSIONS
 from engine.policies import policy as load_policy
@@ -47,21 +45,10 @@ from engine.wire.handshake import (
 __all__ = ["ExpectClientFinished", "ExpectClientHello"]
 
 
-def _server_name_matches(certificate: x509.Certificate, server_name: str) -> bool:
-    try:
-        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns_names = names.get_values_for_type(x509.DNSName)
-    except x509.ExtensionNotFound:
-        dns_names = []
-    return server_name.lower() in (name.lower() for name in dns_names)
-
-
-def _encrypted_extensions(ctx: HandshakeContext, offer: ClientOffer) -> EncryptedExtensions:
-    """s2n's EncryptedExtensions order: server_name (acknowledged when the SNI matched), ALPN."""
+def _encrypted_extensions(ctx: HandshakeContext, offer: ClientOffer, name_matched: bool) -> EncryptedExtensions:
+    """s2n's EncryptedExtensions order: server_name (acknowledged when the SNI matched a name), ALPN."""
     extensions: list[Extension] = []
-    certificate = ctx.negotiated.certificate
-    name = offer.server_name
-    if name is not None and certificate is not None and _server_name_matches(certificate.leaf, name):
+    if name_matched:
         extensions.append(Extension(ExtensionType.SERVER_NAME, b""))
     # s2n picks the server's most preferred protocol the client offers.
     chosen = next((name for name in ctx.config.alpn if name in offer.alpn), None)
@@ -172,8 +159,9 @@ def _send_server_hello(ctx: HandshakeContext, offer: ClientOffer, group: int) ->
 
 def _send_flight(ctx: HandshakeContext, offer: ClientOffer, group: int) -> State:
     policy = load_policy(ctx.config.policy)
+    candidates = select_certificates(ctx.config.certificates, offer.server_name)
     scheme, certificate = select_signature(
-        policy, offer.signature_schemes, ctx.config.certificates, fallback=ctx.config.compat.signature_fallback
+        policy, offer.signature_schemes, candidates, fallback=ctx.config.compat.signature_fallback
     )
     ctx.negotiated.signature_scheme, ctx.negotiated.certificate = scheme, certificate
     ctx.flags |= HandshakeFlags.NEGOTIATED | HandshakeFlags.FULL_HANDSHAKE
@@ -182,7 +170,7 @@ def _send_flight(ctx: HandshakeContext, offer: ClientOffer, group: int) -> State
         ctx.flags |= HandshakeFlags.MIDDLEBOX_COMPAT
         ctx.send_change_cipher_spec()
     ctx.use_handshake_keys(read=True, write=True)
-    ctx.send(_encrypted_extensions(ctx, offer), "ENCRYPTED_EXTENSIONS")
+    ctx.send(_encrypted_extensions(ctx, offer, candidates.name_matched), "ENCRYPTED_EXTENSIONS")
     entries = tuple(CertificateEntry(der, ()) for der in certificate.chain)
     ctx.send(Certificate(b"", entries), "SERVER_CERT")
     digest = certificate_verify_digest(scheme, ctx.transcript.digest(), server=True)
