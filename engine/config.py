@@ -52,6 +52,11 @@ class Compat:
     # s2n accepts plaintext records up to 2^16-1 bytes (tls/s2n_record_read.c: "incorrect
     # implementations exist in the wild"); RFC 8446 section 5.1 says record_overflow above 2^14.
     oversized_plaintext_records: bool = True
+    # s2n parses a ClientHello leniently (tls/s2n_client_hello.c): bytes after the
+    # extensions block are ignored, the compression methods are not checked, repeats of
+    # extension types it does not parse are allowed. RFC 8446 sections 4, 4.1.2 and 4.2
+    # want decode_error, illegal_parameter and illegal_parameter.
+    lenient_client_hello: bool = True
 
     @classmethod
     def s2n(cls) -> Compat:
@@ -67,6 +72,7 @@ class Compat:
             lenient_second_client_hello=False,
             change_cipher_spec_after_handshake=False,
             oversized_plaintext_records=False,
+            lenient_client_hello=False,
         )
 
 

@@ -25,7 +25,7 @@ from engine.handshake.server import ExpectClientHello
 from engine.handshake.state import State
 from engine.randomness import OsRandomSource, RandomSource
 from engine.record.layer import ContentType, RecordLayer
-from engine.wire.handshake import HandshakeBuffer, HandshakeType, decode_handshake_body
+from engine.wire.handshake import HandshakeBuffer, HandshakeType
 from engine.wire.record import Alert
 
 __all__ = [
@@ -170,7 +170,7 @@ class TLSConnection:
             was_done = self.handshake_complete
             read_keys = self.ctx.records.read_protection
             msg_type, raw = message
-            decoded = decode_handshake_body(msg_type, raw[4:])
+            decoded = self._state.decode(self.ctx, msg_type, raw[4:])
             if was_done:
                 handle_post_handshake(self.ctx, decoded)
                 continue

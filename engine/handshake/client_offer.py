@@ -55,7 +55,7 @@ def decode_optional(extensions: tuple[Extension, ...], kind: int, decoder: _Deco
     return None if extension is None else decoder.decode(extension.data)
 
 
-def _check_versions(hello: ClientHello) -> None:
+def _check_versions(hello: ClientHello, *, lenient: bool) -> None:
     versions = decode_optional(hello.extensions, ExtensionType.SUPPORTED_VERSIONS, SupportedVersionsClient)
     # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2.1
     # = type=implementation
@@ -68,7 +68,7 @@ def _check_versions(hello: ClientHello) -> None:
     # = type=implementation
     ## For every TLS 1.3 ClientHello, this vector MUST contain exactly one byte, set to zero, which corresponds
     ## to the "null" compression method in prior versions of TLS.
-    if hello.legacy_compression_methods != b"\x00":
+    if not lenient and hello.legacy_compression_methods != b"\x00":
         raise IllegalParameterError("TLS 1.3 requires exactly the null compression method")
 
 
@@ -87,9 +87,12 @@ def _shares(hello: ClientHello) -> dict[int, bytes]:
     return shares
 
 
-def read_offer(hello: ClientHello) -> ClientOffer:
-    """Check a ClientHello for TLS 1.3 and extract what the server negotiates over."""
-    _check_versions(hello)
+def read_offer(hello: ClientHello, *, lenient: bool = False) -> ClientOffer:
+    """Check a ClientHello for TLS 1.3 and extract what the server negotiates over.
+
+    ``lenient`` (``Compat.lenient_client_hello``) leaves the compression methods unchecked, as s2n does.
+    """
+    _check_versions(hello, lenient=lenient)
     groups = decode_optional(hello.extensions, ExtensionType.SUPPORTED_GROUPS, SupportedGroups)
     schemes = decode_optional(hello.extensions, ExtensionType.SIGNATURE_ALGORITHMS, SignatureSchemeList)
     if groups is None or schemes is None:

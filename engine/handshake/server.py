@@ -12,7 +12,7 @@ from engine.crypto.key_exchange import generate_key_share
 from engine.crypto.key_schedule import KeySchedule
 from engine.crypto.signer import SignatureScheme
 from engine.crypto.suites import suite_for
-from engine.errors import IllegalParameterError
+from engine.errors import IllegalParameterError, UnsupportedExtensionError
 from engine.handshake.client_offer import TLS13, ClientOffer, read_offer
 from engine.handshake.context import HandshakeContext, certificate_verify_digest
 from engine.handshake.names import HandshakeFlags
@@ -29,6 +29,7 @@ from engine.wire.extensions import (
     KeyShareServerHello,
     ProtocolNameList,
     SupportedVersionsServer,
+    find_extension,
 )
 from engine.wire.handshake import (
     HELLO_RETRY_REQUEST_RANDOM,
@@ -39,7 +40,9 @@ from engine.wire.handshake import (
     EncryptedExtensions,
     Finished,
     HandshakeMessage,
+    HandshakeType,
     ServerHello,
+    decode_client_hello_as_s2n,
 )
 
 __all__ = ["ExpectClientFinished", "ExpectClientHello"]
@@ -67,14 +70,21 @@ class ExpectClientHello(State):
         self._first = first
         self._retry_group = retry_group
 
+    def decode(self, ctx: HandshakeContext, msg_type: int, body: bytes | memoryview) -> HandshakeMessage:
+        """Parse a ClientHello as s2n does under ``Compat.lenient_client_hello``."""
+        if msg_type == HandshakeType.CLIENT_HELLO and ctx.config.compat.lenient_client_hello:
+            return decode_client_hello_as_s2n(body)
+        return super().decode(ctx, msg_type, body)
+
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Negotiate, then send HelloRetryRequest or the whole server flight."""
         message = expect(message, ClientHello)
         ctx.version_settled = True
         if self._first is not None:
             _check_second_hello(self._first, message, lenient=ctx.config.compat.lenient_second_client_hello)
+        _check_no_cookie(message)
         ctx.received(raw, "CLIENT_HELLO")
-        offer = read_offer(message)
+        offer = read_offer(message, lenient=ctx.config.compat.lenient_client_hello)
         policy = load_policy(ctx.config.policy)
         suite = suite_for(select_cipher_suite(policy, offer.cipher_suites))
         ctx.negotiated.suite = suite
@@ -98,6 +108,16 @@ _MAY_CHANGE_AFTER_RETRY = frozenset({
 })  # fmt: skip
 # s2n compares only extensions it knows.
 _KNOWN_EXTENSIONS = frozenset(extension_type for extension_type, _ in CLIENT_HELLO_EXTENSIONS)
+
+
+def _check_no_cookie(hello: ClientHello) -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2
+    # = type=implementation
+    ## Implementations MUST NOT send extension responses if the remote endpoint did not send the corresponding
+    ## extension requests, with the exception of the "cookie" extension in the HelloRetryRequest.  Upon
+    ## receiving such an extension, an endpoint MUST abort the handshake with an "unsupported_extension" alert.
+    if find_extension(hello.extensions, ExtensionType.COOKIE) is not None:
+        raise UnsupportedExtensionError("cookie in a ClientHello, but this server sent none")
 
 
 def _extension_data(hello: ClientHello) -> dict[int, bytes]:

@@ -6,7 +6,7 @@ from typing import ClassVar, TypeVar
 
 from engine.errors import UnexpectedMessageError
 from engine.handshake.context import HandshakeContext
-from engine.wire.handshake import HandshakeMessage
+from engine.wire.handshake import HandshakeMessage, decode_handshake_body
 
 __all__ = ["Connected", "State", "expect"]
 
@@ -24,6 +24,10 @@ class State:
     """A handshake state: ``handle`` reads one message (via ``expect``) and returns the next state."""
 
     handshake_done: ClassVar[bool] = False
+
+    def decode(self, ctx: HandshakeContext, msg_type: int, body: bytes | memoryview) -> HandshakeMessage:
+        """Decode a message body; a state may parse its message as s2n does (see ``Compat``)."""
+        return decode_handshake_body(msg_type, body)
 
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Handle one handshake message and return the next state."""

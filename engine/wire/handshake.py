@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from engine.errors import DecodeError, InternalError, UnexpectedMessageError
+from engine.errors import DecodeError, IllegalParameterError, InternalError, UnexpectedMessageError
 from engine.wire.codec import (
     U16,
     Fixed,
@@ -57,6 +57,7 @@ __all__ = [
     "KeyUpdateRequest",
     "NewSessionTicket",
     "ServerHello",
+    "decode_client_hello_as_s2n",
     "decode_handshake",
     "decode_handshake_body",
     "encode_handshake",
@@ -304,6 +305,53 @@ def decode_handshake_body(msg_type: int, body: bytes | memoryview) -> HandshakeM
     if message_class is None:
         raise UnexpectedMessageError(f"unknown handshake message type {HandshakeType(msg_type).name}")
     return message_class.decode(body)
+
+
+# The extension types s2n-tls parses (tls/extensions/s2n_extension_type.h); it skips any
+# other type before its duplicate check, so repeats of those are accepted.
+_S2N_PARSED_EXTENSIONS = frozenset({
+    0, 1, 5, 10, 11, 13, 16, 18, 23, 35, 41, 42, 43, 44, 45, 47, 51, 57, 0xFE01, 13172, 0xFF01,
+})  # fmt: skip
+
+
+def _s2n_extension_block(reader: Reader) -> tuple[tuple[Extension, ...], bool]:
+    # s2n_extension_list_parse: fewer than two bytes left reads as no extensions at all.
+    if reader.remaining < 2:
+        return (), False
+    block = reader.sub_reader(2)
+    extensions: list[Extension] = []
+    seen: set[int] = set()
+    while block.remaining:
+        extension_type = block.uint(2)
+        extension = Extension(extension_type, bytes(block.vector(2)))
+        if extension_type in _S2N_PARSED_EXTENSIONS:
+            if extension_type in seen:
+                raise IllegalParameterError(f"duplicate extension {extension_type}")
+            seen.add(extension_type)
+        extensions.append(extension)
+    return tuple(extensions), True
+
+
+def decode_client_hello_as_s2n(body: bytes | memoryview) -> ClientHello:
+    """Parse a ClientHello body as s2n-tls does (tls/s2n_client_hello.c, ``s2n_client_hello_parse_raw``).
+
+    Stricter parts are the same as ``ClientHello.decode`` (session id up to 32 bytes,
+    a non-empty even cipher-suite list, lengths within the message). s2n is lenient
+    where the codec is not: an empty compression list is read; zero or one byte after it
+    means no extensions; bytes after the extensions block are ignored; only extension
+    types s2n parses must not repeat. The transcript still hashes the whole message.
+    """
+    reader = Reader(body)
+    legacy_version = reader.uint(2)
+    random = bytes(reader.bytes(32))
+    session_id = bytes(reader.vector(1, 0, 32))
+    suites = reader.vector(2, 2, 0xFFFE)
+    if len(suites) % 2:
+        raise DecodeError("odd cipher_suites length")
+    cipher_suites = tuple(int.from_bytes(suites[i : i + 2], "big") for i in range(0, len(suites), 2))
+    compression = bytes(reader.vector(1))
+    extensions, present = _s2n_extension_block(reader)
+    return ClientHello(legacy_version, random, session_id, cipher_suites, compression, extensions, present)
 
 
 def decode_handshake(data: bytes | memoryview) -> HandshakeMessage:

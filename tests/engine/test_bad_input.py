@@ -307,11 +307,65 @@ def _with_trailing_byte(flight: int, data: bytes) -> bytes:
     return data[:3] + len(body).to_bytes(2, "big") + body
 
 
-def test_known_divergence_trailing_bytes_after_client_hello_extensions() -> None:
-    # A finding, pinned: s2n answers as if the byte were not there; the engine's codec rejects it.
-    verdict = _server_case(_with_trailing_byte)
-    assert not verdict.s2n.failed
-    assert verdict.engine.failed and verdict.engine.error == "DecodeError"
+def test_trailing_bytes_after_client_hello_extensions_are_ignored_as_s2n_does() -> None:
+    # A finding (tls/s2n_client_hello.c checks nothing after the extensions block); the engine
+    # follows under Compat.lenient_client_hello: both answer as if the byte were not there.
+    _assert_same_answers(_server_case(_with_trailing_byte))
+
+
+def test_trailing_bytes_after_client_hello_extensions_in_rfc_mode() -> None:
+    config = engine_connection(POLICY, "ecdsa-p256", 3, client=False).ctx.config
+    server = TLSConnection(replace(config, compat=Compat.rfc()), client=False)
+    client = engine_connection(POLICY, "ecdsa-p256", 3, client=True)
+    client.start()
+    with pytest.raises(TLSError) as error:
+        server.receive_data(_with_trailing_byte(0, client.data_to_send()))
+    assert error.value.alert == AlertDescription.DECODE_ERROR
+
+
+def _append_extension(extension_type: int, data: bytes) -> Callable[[ClientHello], ClientHello]:
+    return lambda hello: replace(hello, extensions=(*hello.extensions, Extension(extension_type, data)))
+
+
+@pytest.mark.parametrize(
+    ("case", "edit", "accepted"),
+    [
+        ("empty compression list", lambda hello: replace(hello, legacy_compression_methods=b""), True),
+        ("no null compression", lambda hello: replace(hello, legacy_compression_methods=b"\x01"), True),
+        (
+            "repeated unknown extension",
+            lambda h: _append_extension(0x7777, b"")(_append_extension(0x7777, b"")(h)),
+            True,
+        ),
+        ("repeated known extension", _append_extension(ExtensionType.EC_POINT_FORMATS, b"\x01\x00"), False),
+        ("cookie the server never sent", _append_extension(ExtensionType.COOKIE, b"\x00\x01\x00"), False),
+    ],
+)
+def test_lenient_client_hello_parsing_matches_s2n(
+    case: str, edit: Callable[[ClientHello], ClientHello], accepted: bool
+) -> None:
+    verdict = _server_case(_client_hello_edit(edit))
+    if accepted:
+        _assert_same_answers(verdict)
+    else:
+        _assert_same_rejection(verdict)
+
+
+def test_one_stray_byte_after_compression_reads_as_no_extensions() -> None:
+    # s2n reads fewer than two bytes as an absent extensions block: a TLS 1.2 ClientHello,
+    # refused by a TLS 1.3-only policy with protocol_version.
+    def mutate(flight: int, data: bytes) -> bytes:
+        if flight:
+            return data
+        hello = decode_handshake(data[5:])
+        assert isinstance(hello, ClientHello)
+        body = encode_handshake(replace(hello, extensions=(), extensions_present=False)) + b"\x00"
+        body = body[:1] + (len(body) - 4).to_bytes(3, "big") + body[4:]
+        return data[:3] + len(body).to_bytes(2, "big") + body
+
+    verdict = _server_case(mutate, policy=TLS13_ONLY)
+    _assert_same_rejection(verdict)
+    assert verdict.engine.error == "ProtocolVersionError"
 
 
 def test_known_divergence_client_hello_and_a_partial_message_in_one_record() -> None:
