@@ -14,8 +14,10 @@ from functools import cached_property
 from cryptography import x509
 
 from engine.crypto.signer import Signer
+from engine.policies import ClientHelloOffer
+from engine.wire.extensions import ExtensionType
 
-__all__ = ["CertifiedKey", "Compat", "EngineConfig", "RecordSizing"]
+__all__ = ["CertifiedKey", "Compat", "EngineConfig", "MessageLayout", "RecordSizing"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,33 @@ class RecordSizing:
 
 
 @dataclass(frozen=True)
+class MessageLayout:
+    """How the engine lays out its messages where s2n's layout is one choice of several.
+
+    The defaults are s2n's. Other layouts let the engine speak as another peer does, e.g.
+    the client and server of RFC 8448's traces (tests/engine/test_rfc8448_handshake.py).
+    """
+
+    # Client: the ClientHello's suites, extension order and lists (None: s2n's, from the
+    # policy). COOKIE and PADDING in the order say where those go when they are sent.
+    client_hello: ClientHelloOffer | None = None
+    # Client: fixed bodies for extensions the engine does not build itself (type, body).
+    extension_bodies: tuple[tuple[int, bytes], ...] = ()
+    # Client: a 32-byte legacy_session_id and middlebox-compatibility CCS (s2n always), or neither.
+    middlebox_compatibility: bool = True
+    # Client: pad a ClientHello of 256 to 511 bytes to 512 with the padding extension (RFC 7685).
+    pad_client_hello: bool = False
+    # Server: extension order of ServerHello and HelloRetryRequest; a cookie to send in the latter.
+    server_hello_extensions: tuple[int, ...] = (ExtensionType.SUPPORTED_VERSIONS, ExtensionType.KEY_SHARE)
+    hello_retry_extensions: tuple[int, ...] = (ExtensionType.SUPPORTED_VERSIONS, ExtensionType.KEY_SHARE)
+    hello_retry_cookie: bytes = b""
+    # Server: fixed EncryptedExtensions entries (type, body), sent before server_name and ALPN.
+    encrypted_extensions: tuple[tuple[int, bytes], ...] = ()
+    # Server: EncryptedExtensions to Finished in one record (s2n writes a record per message).
+    coalesce_server_flight: bool = False
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     """Everything a connection needs besides its role and randomness."""
 
@@ -96,3 +125,4 @@ class EngineConfig:
     alpn: tuple[bytes, ...] = ()
     max_record_plaintext: int = RecordSizing.DEFAULT
     compat: Compat = field(default_factory=Compat.s2n)
+    layout: MessageLayout = field(default_factory=MessageLayout)

@@ -170,10 +170,10 @@ class TLSConnection:
             was_done = self.handshake_complete
             read_keys = self.ctx.records.read_protection
             msg_type, raw = message
-            decoded = self._state.decode(self.ctx, msg_type, raw[4:])
             if was_done:
-                handle_post_handshake(self.ctx, decoded)
+                handle_post_handshake(self.ctx, msg_type, raw[4:])
                 continue
+            decoded = self._state.decode(self.ctx, msg_type, raw[4:])
             self._state = self._state.handle(self.ctx, decoded, raw)
             # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
             # = type=implementation

@@ -29,6 +29,7 @@ from engine.handshake.state import Connected, State, expect
 from engine.policies import OPENSSL_3, ClientHelloOffer, client_hello_offer
 from engine.policies import policy as load_policy
 from engine.randomness import DrawKind
+from engine.wire.codec import Struct
 from engine.wire.extensions import (
     EcPointFormats,
     Extension,
@@ -53,6 +54,7 @@ from engine.wire.handshake import (
     Finished,
     HandshakeMessage,
     ServerHello,
+    encode_handshake,
 )
 
 __all__ = ["ExpectServerHello", "start_client"]
@@ -74,7 +76,7 @@ def _extension_bodies(
     ctx: HandshakeContext, offer: ClientHelloOffer, shares: dict[int, KeyShare], cookie: Extension | None
 ) -> list[Extension]:
     server_name = ctx.negotiated.server_name
-    bodies = {
+    bodies: dict[int, Struct] = {
         ExtensionType.SUPPORTED_VERSIONS: SupportedVersionsClient(offer.supported_versions),
         ExtensionType.SUPPORTED_GROUPS: SupportedGroups(offer.groups),
         ExtensionType.KEY_SHARE: KeyShareClientHello(tuple(KeyShareEntry(g, s.public) for g, s in shares.items())),
@@ -82,26 +84,44 @@ def _extension_bodies(
         ExtensionType.SERVER_NAME: ServerNameList.for_host((server_name or "").encode()),
         ExtensionType.EC_POINT_FORMATS: EcPointFormats((0,)),
     }
+    fixed = dict(ctx.config.layout.extension_bodies)
+    # s2n's list puts the cookie after ec_point_formats and before extended_master_secret;
+    # a layout that orders COOKIE puts it there.
+    cookie_before = ExtensionType.COOKIE if ExtensionType.COOKIE in offer.extensions else 23
     extensions: list[Extension] = []
     for extension_type in offer.extensions:
-        # s2n's list puts the cookie after ec_point_formats and before extended_master_secret.
-        if cookie is not None and extension_type == ExtensionType.EXTENDED_MASTER_SECRET:
+        if extension_type == cookie_before and cookie is not None:
             extensions.append(cookie)
-            cookie = None
-        body = bodies.get(ExtensionType(extension_type))
-        extensions.append(Extension.of(extension_type, body) if body is not None else Extension(extension_type, b""))
+        if extension_type in (ExtensionType.COOKIE, ExtensionType.PADDING):
+            continue  # the cookie went in just above; padding is added last (_pad)
+        body = bodies.get(extension_type)
+        default = Extension(extension_type, fixed.get(extension_type, b""))
+        extensions.append(Extension.of(extension_type, body) if body is not None else default)
         if extension_type == ExtensionType.SERVER_NAME and ctx.config.alpn:
             alpn = ProtocolNameList(ctx.config.alpn)
             extensions.append(Extension.of(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, alpn))
-    if cookie is not None:
+    if cookie is not None and cookie_before not in offer.extensions:
         extensions.append(cookie)
     return extensions
 
 
 def _offer(ctx: HandshakeContext) -> ClientHelloOffer:
-    """What s2n's ClientHello carries under the policy (its extension list depends on SNI)."""
+    """What s2n's ClientHello carries under the policy (its extension list depends on SNI), or the layout's."""
+    if ctx.config.layout.client_hello is not None:
+        return ctx.config.layout.client_hello
     has_name = ctx.negotiated.server_name is not None
     return client_hello_offer(load_policy(ctx.config.policy), OPENSSL_3, server_name=has_name)
+
+
+def _pad(hello: ClientHello) -> ClientHello:
+    """RFC 7685 padding as NSS and BoringSSL add it: a ClientHello of 256 to 511 bytes grows to 512."""
+    length = len(encode_handshake(hello))
+    if not 0xFF < length < 0x200:
+        return hello
+    padding = max(0x200 - length - 4, 1)
+    extensions = (*hello.extensions, Extension(ExtensionType.PADDING, bytes(padding)))
+    return ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id, hello.cipher_suites,
+                       hello.legacy_compression_methods, extensions)  # fmt: skip
 
 
 def _client_hello(
@@ -114,14 +134,17 @@ def _client_hello(
     cookie: Extension | None = None,
 ) -> ClientHello:
     extensions = tuple(_extension_bodies(ctx, offer, shares, cookie))
-    return ClientHello(offer.legacy_version, random, session_id, offer.cipher_suites, b"\x00", extensions)
+    hello = ClientHello(offer.legacy_version, random, session_id, offer.cipher_suites, b"\x00", extensions)
+    padded = ctx.config.layout.pad_client_hello and ExtensionType.PADDING in offer.extensions
+    return _pad(hello) if padded else hello
 
 
 def start_client(ctx: HandshakeContext) -> State:
     """Draw the randoms and key share, send the first ClientHello; return the next state."""
     random = ctx.random.draw(32, DrawKind.PUBLIC)
-    session_id = ctx.random.draw(32, DrawKind.PUBLIC)
+    session_id = ctx.random.draw(32, DrawKind.PUBLIC) if ctx.config.layout.middlebox_compatibility else b""
     offer = _offer(ctx)
+    ctx.offered_signature_schemes = offer.signature_schemes
     shares = {group: generate_key_share(group, ctx.random) for group in offer.key_share_groups}
     ctx.client_random = random
     hello = _client_hello(ctx, offer, random, session_id, shares)
@@ -178,7 +201,9 @@ class ExpectServerHello(State):
         ctx.schedule = KeySchedule(suite.hash_name)
         ctx.derive_handshake_secrets(share.exchange(key_share.server_share.key_exchange))
         ctx.use_handshake_keys(read=True, write=False)
-        ctx.flags |= HandshakeFlags.NEGOTIATED | HandshakeFlags.FULL_HANDSHAKE | HandshakeFlags.MIDDLEBOX_COMPAT
+        ctx.flags |= HandshakeFlags.NEGOTIATED | HandshakeFlags.FULL_HANDSHAKE
+        if ctx.config.layout.middlebox_compatibility:
+            ctx.flags |= HandshakeFlags.MIDDLEBOX_COMPAT
         return ExpectEncryptedExtensions()
 
     def _retry(self, ctx: HandshakeContext, retry: ServerHello, raw: bytes) -> State:
@@ -198,7 +223,8 @@ class ExpectServerHello(State):
         ctx.transcript.replace_with_message_hash()
         ctx.received(raw, "HELLO_RETRY_MSG")
         ctx.flags |= HandshakeFlags.HELLO_RETRY_REQUEST
-        ctx.send_change_cipher_spec()  # s2n sends its CCS right after a HelloRetryRequest
+        if ctx.config.layout.middlebox_compatibility:
+            ctx.send_change_cipher_spec()  # s2n sends its CCS right after a HelloRetryRequest
         shares = {group: generate_key_share(group, ctx.random)}
         first = self._hello.message
         # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2.2
@@ -254,8 +280,7 @@ class ExpectCertificateVerify(State):
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Check the signature over the transcript so far."""
         message = expect(message, CertificateVerify)
-        offered = load_policy(ctx.config.policy).signature_schemes
-        if message.algorithm not in offered:
+        if message.algorithm not in ctx.offered_signature_schemes:
             raise IllegalParameterError("the server signed with a scheme we did not offer")
         verify_signature(self._leaf, message.algorithm, ctx.transcript.digest(), message.signature)
         ctx.negotiated.signature_scheme = message.algorithm
@@ -272,7 +297,8 @@ class ExpectServerFinished(State):
         ctx.check_peer_finished(message.verify_data)
         ctx.received(raw, "SERVER_FINISHED")
         ctx.derive_application_secrets()
-        ctx.send_change_cipher_spec()
+        if ctx.config.layout.middlebox_compatibility:
+            ctx.send_change_cipher_spec()
         ctx.use_handshake_keys(read=False, write=True)
         ctx.send(Finished(ctx.finished_verify_data(ours=True)), "CLIENT_FINISHED")
         ctx.use_application_keys(read=True, write=True)

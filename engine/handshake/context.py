@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from engine.config import CertifiedKey, EngineConfig
@@ -64,11 +65,14 @@ class HandshakeContext:
     # or sent one (client); after that as TLS 1.2 (0x0303).
     version_settled: bool = False
     client_random: bytes = b""
+    # Client: the signature schemes its ClientHello offered (the server's CertificateVerify must use one).
+    offered_signature_schemes: tuple[int, ...] = ()
     schedule: KeySchedule | None = None
     client_handshake_secret: bytes = b""
     server_handshake_secret: bytes = b""
     client_application_secret: bytes = b""
     server_application_secret: bytes = b""
+    _batch: bytearray | None = field(default=None, repr=False)
 
     @property
     def suite(self) -> CipherSuite:
@@ -85,12 +89,31 @@ class HandshakeContext:
         return self.schedule
 
     def send(self, message: HandshakeMessage, name: str, *, legacy_version: int = 0x0303) -> bytes:
-        """Encode, add to the transcript, queue as its own record(s); return the encoded message."""
+        """Encode, add to the transcript, queue as its own record(s); return the encoded message.
+
+        Inside ``one_record(True)`` the message waits to share a record with the next ones.
+        """
         encoded = encode_handshake(message)
         self.transcript.add(encoded)
-        self.records.write(ContentType.HANDSHAKE, encoded, legacy_version=legacy_version)
+        if self._batch is not None:
+            self._batch += encoded
+        else:
+            self.records.write(ContentType.HANDSHAKE, encoded, legacy_version=legacy_version)
         self.last_message = name
         return encoded
+
+    @contextmanager
+    def one_record(self, coalesce: bool) -> Iterator[None]:
+        """With ``coalesce``, the messages sent inside go out together (one record up to the size limit)."""
+        if not coalesce:
+            yield
+            return
+        self._batch = bytearray()
+        try:
+            yield
+            self.records.write(ContentType.HANDSHAKE, bytes(self._batch))
+        finally:
+            self._batch = None
 
     def send_change_cipher_spec(self) -> None:
         """The middlebox-compatibility CCS: s2n sends it once per connection (RFC 8446 appendix D.4)."""

@@ -1,4 +1,4 @@
-"""Post-handshake messages: KeyUpdate (RFC 8446 section 4.6.3); others are refused."""
+"""Post-handshake messages: KeyUpdate (RFC 8446 section 4.6.3); a client drops NewSessionTicket; others are refused."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from engine.errors import IllegalParameterError, InternalError, UnexpectedMessag
 from engine.handshake.context import HandshakeContext
 from engine.record.layer import ContentType
 from engine.record.protection import RecordProtection
-from engine.wire.handshake import HandshakeMessage, KeyUpdate, encode_handshake
+from engine.wire.handshake import HandshakeType, KeyUpdate, decode_handshake_body, encode_handshake
 
 __all__ = ["handle_post_handshake", "send_key_update"]
 
@@ -28,8 +28,15 @@ def send_key_update(ctx: HandshakeContext, *, request_peer: bool) -> None:
     )
 
 
-def handle_post_handshake(ctx: HandshakeContext, message: HandshakeMessage) -> None:
-    """Handle a handshake message after the handshake: only KeyUpdate is accepted."""
+def handle_post_handshake(ctx: HandshakeContext, msg_type: int, body: bytes | memoryview) -> None:
+    """Handle a handshake message after the handshake: KeyUpdate; a client drops NewSessionTicket.
+
+    The engine keeps no tickets; like an s2n client without tickets it drops a
+    NewSessionTicket unparsed (tls/s2n_server_new_session_ticket.c, ``s2n_tls13_server_nst_recv``).
+    """
+    if msg_type == HandshakeType.NEW_SESSION_TICKET and ctx.is_client:
+        return
+    message = decode_handshake_body(msg_type, body)
     if not isinstance(message, KeyUpdate):
         raise UnexpectedMessageError(f"{type(message).__name__} after the handshake")
     # = https://www.rfc-editor.org/rfc/rfc8446#section-4.6.3

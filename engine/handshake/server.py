@@ -21,7 +21,9 @@ from engine.handshake.state import Connected, State, expect
 from engine.policies import CLIENT_HELLO_EXTENSIONS
 from engine.policies import policy as load_policy
 from engine.randomness import DrawKind
+from engine.wire.codec import Struct
 from engine.wire.extensions import (
+    Cookie,
     Extension,
     ExtensionType,
     KeyShareEntry,
@@ -50,7 +52,7 @@ __all__ = ["ExpectClientFinished", "ExpectClientHello"]
 
 def _encrypted_extensions(ctx: HandshakeContext, offer: ClientOffer, name_matched: bool) -> EncryptedExtensions:
     """s2n's EncryptedExtensions order: server_name (acknowledged when the SNI matched a name), ALPN."""
-    extensions: list[Extension] = []
+    extensions = [Extension(kind, body) for kind, body in ctx.config.layout.encrypted_extensions]
     if name_matched:
         extensions.append(Extension(ExtensionType.SERVER_NAME, b""))
     # s2n picks the server's most preferred protocol the client offers.
@@ -82,7 +84,7 @@ class ExpectClientHello(State):
         ctx.version_settled = True
         if self._first is not None:
             _check_second_hello(self._first, message, lenient=ctx.config.compat.lenient_second_client_hello)
-        _check_no_cookie(message)
+        _check_cookie(message, ctx.config.layout.hello_retry_cookie if self._first is not None else b"")
         ctx.received(raw, "CLIENT_HELLO")
         offer = read_offer(message, lenient=ctx.config.compat.lenient_client_hello)
         policy = load_policy(ctx.config.policy)
@@ -104,20 +106,24 @@ class ExpectClientHello(State):
 # Extensions that may change in a second ClientHello (s2n's exceptions to the RFC rule).
 _MAY_CHANGE_AFTER_RETRY = frozenset({
     ExtensionType.KEY_SHARE, ExtensionType.COOKIE, ExtensionType.PRE_SHARED_KEY, ExtensionType.SUPPORTED_VERSIONS,
-    ExtensionType.EARLY_DATA,
+    ExtensionType.EARLY_DATA, ExtensionType.PADDING,
 })  # fmt: skip
 # s2n compares only extensions it knows.
 _KNOWN_EXTENSIONS = frozenset(extension_type for extension_type, _ in CLIENT_HELLO_EXTENSIONS)
 
 
-def _check_no_cookie(hello: ClientHello) -> None:
+def _check_cookie(hello: ClientHello, sent: bytes) -> None:
+    """A ClientHello carries exactly the cookie this server sent (s2n sends none)."""
+    cookie = find_extension(hello.extensions, ExtensionType.COOKIE)
     # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2
     # = type=implementation
     ## Implementations MUST NOT send extension responses if the remote endpoint did not send the corresponding
     ## extension requests, with the exception of the "cookie" extension in the HelloRetryRequest.  Upon
     ## receiving such an extension, an endpoint MUST abort the handshake with an "unsupported_extension" alert.
-    if find_extension(hello.extensions, ExtensionType.COOKIE) is not None:
+    if cookie is not None and not sent:
         raise UnsupportedExtensionError("cookie in a ClientHello, but this server sent none")
+    if sent and (cookie is None or Cookie.decode(cookie.data).cookie != sent):
+        raise IllegalParameterError("the second ClientHello does not echo the cookie")
 
 
 def _extension_data(hello: ClientHello) -> dict[int, bytes]:
@@ -151,10 +157,14 @@ def _check_second_hello(first: ClientHello, second: ClientHello, *, lenient: boo
 
 def _send_hello_retry(ctx: HandshakeContext, hello: ClientHello, group: int) -> State:
     ctx.transcript.replace_with_message_hash()
-    extensions = (
-        Extension.of(ExtensionType.SUPPORTED_VERSIONS, SupportedVersionsServer(TLS13)),
-        Extension.of(ExtensionType.KEY_SHARE, KeyShareHelloRetryRequest(group)),
-    )
+    layout = ctx.config.layout
+    bodies: dict[int, Struct] = {
+        ExtensionType.SUPPORTED_VERSIONS: SupportedVersionsServer(TLS13),
+        ExtensionType.KEY_SHARE: KeyShareHelloRetryRequest(group),
+    }
+    if layout.hello_retry_cookie:
+        bodies[ExtensionType.COOKIE] = Cookie(layout.hello_retry_cookie)
+    extensions = tuple(Extension.of(kind, bodies[kind]) for kind in layout.hello_retry_extensions if kind in bodies)
     retry = ServerHello(0x0303, HELLO_RETRY_REQUEST_RANDOM, hello.legacy_session_id, ctx.suite.code, 0, extensions)
     ctx.flags |= HandshakeFlags.HELLO_RETRY_REQUEST
     ctx.send(retry, "HELLO_RETRY_MSG")
@@ -167,10 +177,12 @@ def _send_server_hello(ctx: HandshakeContext, offer: ClientOffer, group: int) ->
     random = ctx.random.draw(32, DrawKind.PUBLIC)
     key_share = generate_key_share(group, ctx.random)
     ctx.negotiated.group = group
-    extensions = (
-        Extension.of(ExtensionType.SUPPORTED_VERSIONS, SupportedVersionsServer(TLS13)),
-        Extension.of(ExtensionType.KEY_SHARE, KeyShareServerHello(KeyShareEntry(group, key_share.public))),
-    )
+    bodies: dict[int, Struct] = {
+        ExtensionType.SUPPORTED_VERSIONS: SupportedVersionsServer(TLS13),
+        ExtensionType.KEY_SHARE: KeyShareServerHello(KeyShareEntry(group, key_share.public)),
+    }
+    order = ctx.config.layout.server_hello_extensions
+    extensions = tuple(Extension.of(kind, bodies[kind]) for kind in order if kind in bodies)
     hello = offer.hello
     ctx.send(ServerHello(0x0303, random, hello.legacy_session_id, ctx.suite.code, 0, extensions), "SERVER_HELLO")
     ctx.schedule = KeySchedule(ctx.suite.hash_name)
@@ -190,13 +202,14 @@ def _send_flight(ctx: HandshakeContext, offer: ClientOffer, group: int) -> State
         ctx.flags |= HandshakeFlags.MIDDLEBOX_COMPAT
         ctx.send_change_cipher_spec()
     ctx.use_handshake_keys(read=True, write=True)
-    ctx.send(_encrypted_extensions(ctx, offer, candidates.name_matched), "ENCRYPTED_EXTENSIONS")
-    entries = tuple(CertificateEntry(der, ()) for der in certificate.chain)
-    ctx.send(Certificate(b"", entries), "SERVER_CERT")
-    digest = certificate_verify_digest(scheme, ctx.transcript.digest(), server=True)
-    signature = certificate.signer.sign_digest(SignatureScheme(scheme), digest, ctx.random)
-    ctx.send(CertificateVerify(scheme, signature), "SERVER_CERT_VERIFY")
-    ctx.send(Finished(ctx.finished_verify_data(ours=True)), "SERVER_FINISHED")
+    with ctx.one_record(ctx.config.layout.coalesce_server_flight):
+        ctx.send(_encrypted_extensions(ctx, offer, candidates.name_matched), "ENCRYPTED_EXTENSIONS")
+        entries = tuple(CertificateEntry(der, ()) for der in certificate.chain)
+        ctx.send(Certificate(b"", entries), "SERVER_CERT")
+        digest = certificate_verify_digest(scheme, ctx.transcript.digest(), server=True)
+        signature = certificate.signer.sign_digest(SignatureScheme(scheme), digest, ctx.random)
+        ctx.send(CertificateVerify(scheme, signature), "SERVER_CERT_VERIFY")
+        ctx.send(Finished(ctx.finished_verify_data(ours=True)), "SERVER_FINISHED")
     ctx.derive_application_secrets()
     ctx.use_application_keys(read=False, write=True)
     return ExpectClientFinished()
