@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
+from engine.randomness import DrawKind
+
 DATA_DIR = Path(__file__).resolve().parent / "data" / "rfc8448"
 SECTIONS: tuple[int, ...] = (3, 5, 7)
 
@@ -61,3 +63,20 @@ def find(steps: list[Step], side: Side, action_prefix: str, nth: int = 0) -> Ste
     if not -len(matches) <= nth < len(matches):
         raise LookupError(f"no {side} step #{nth} starting {action_prefix!r} ({len(matches)} found)")
     return matches[nth]
+
+
+class ScriptedRandom:
+    """Hands out the trace's bytes, in order, as the engine draws."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self._data = b"".join(chunks)
+
+    def draw(self, size: int, kind: DrawKind = DrawKind.BYTES) -> bytes:
+        if size > len(self._data):
+            raise AssertionError(f"the engine drew {size} bytes; the trace has {len(self._data)} left")
+        chunk, self._data = self._data[:size], self._data[size:]
+        return chunk
+
+    @property
+    def left(self) -> int:
+        return len(self._data)

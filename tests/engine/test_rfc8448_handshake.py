@@ -35,11 +35,11 @@ from engine.config import CertifiedKey, Compat, EngineConfig, MessageLayout
 from engine.connection import ConnectionClosed, DataReceived, TLSConnection
 from engine.crypto.signer import SignatureScheme
 from engine.policies import ClientHelloOffer
-from engine.randomness import DrawKind, RandomSource
+from engine.randomness import RandomSource
 from engine.record.layer import ContentType
 from engine.wire.extensions import Cookie, ExtensionType, find_extension
 from engine.wire.handshake import Certificate, CertificateVerify, ClientHello, ServerHello, decode_handshake
-from tests.rfc8448_vectors import Step, find, load_section
+from tests.rfc8448_vectors import ScriptedRandom, Step, find, load_section
 from tlsdiff.transcript import split_records
 
 X25519, P256, P384, P521 = 0x001D, 0x0017, 0x0018, 0x0019
@@ -95,23 +95,6 @@ SETUPS = {
     5: Setup(RETRY_OFFER, False, (P256, P384, X25519), "default_fips"),
     7: Setup(COMPAT_OFFER, True, (X25519, P256, P384, P521, *FFDHE), "default_tls13"),
 }
-
-
-class ScriptedRandom:
-    """Hands out the trace's bytes, in order, as the engine draws."""
-
-    def __init__(self, *chunks: bytes) -> None:
-        self._data = b"".join(chunks)
-
-    def draw(self, size: int, kind: DrawKind = DrawKind.BYTES) -> bytes:
-        if size > len(self._data):
-            raise AssertionError(f"the engine drew {size} bytes; the trace has {len(self._data)} left")
-        chunk, self._data = self._data[:size], self._data[size:]
-        return chunk
-
-    @property
-    def left(self) -> int:
-        return len(self._data)
 
 
 class TraceSigner:

@@ -27,7 +27,6 @@ from engine.crypto.suites import suite_for
 from engine.crypto.transcript import Transcript
 from engine.handshake.certificates import verify_signature
 from engine.handshake.client_offer import decode_optional
-from engine.randomness import DrawKind
 from engine.record.protection import RecordProtection
 from engine.wire.extensions import ExtensionType, KeyShareServerHello
 from engine.wire.handshake import (
@@ -37,22 +36,10 @@ from engine.wire.handshake import (
     decode_handshake,
     encode_handshake,
 )
-from tests.rfc8448_vectors import Step, load_section
+from tests.rfc8448_vectors import ScriptedRandom, Step, load_section
 
 _CONTENT_TYPES = {"change_cipher_spec": 20, "alert": 21, "handshake": 22, "application_data": 23}
 _MESSAGES = ("ClientHello", "ServerHello", "EncryptedExtensions", "Certificate", "CertificateVerify", "Finished")
-
-
-class ScriptedRandom:
-    """Hands out the trace's bytes as the engine draws."""
-
-    def __init__(self, *chunks: bytes) -> None:
-        self._data = b"".join(chunks)
-
-    def draw(self, size: int, kind: DrawKind = DrawKind.BYTES) -> bytes:
-        chunk, self._data = self._data[:size], self._data[size:]
-        assert len(chunk) == size, "the engine drew more than the trace gives"
-        return chunk
 
 
 @dataclass
