@@ -13,6 +13,7 @@ __all__ = [
     "AlertDescription",
     "BadCertificateError",
     "BadRecordMacError",
+    "CertificateUnknownError",
     "DecodeError",
     "DecryptError",
     "HandshakeFailureError",
@@ -23,6 +24,7 @@ __all__ = [
     "RecordOverflowError",
     "TLSError",
     "UnexpectedMessageError",
+    "UnsupportedCertificateError",
     "UnsupportedExtensionError",
 ]
 
@@ -129,6 +131,18 @@ class BadCertificateError(TLSError):
     """The peer's certificate chain is not acceptable."""
 
     alert = AlertDescription.BAD_CERTIFICATE
+
+
+class UnsupportedCertificateError(TLSError):
+    """The peer's certificate is of a type (key, curve, signature algorithm) that is not allowed here."""
+
+    alert = AlertDescription.UNSUPPORTED_CERTIFICATE
+
+
+class CertificateUnknownError(TLSError):
+    """The peer's certificate is unacceptable for another reason (s2n: S2N_ERR_CERT_UNTRUSTED)."""
+
+    alert = AlertDescription.CERTIFICATE_UNKNOWN
 
 
 class InternalError(TLSError):

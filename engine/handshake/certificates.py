@@ -1,8 +1,14 @@
-"""Checking the peer's certificate chain and its CertificateVerify signature."""
+"""Checking the peer's certificate chain and its CertificateVerify signature.
+
+With verification on, s2n-tls also holds the chain to the security policy's certificate
+preferences (tls/s2n_x509_validator.c): every certificate as it is read off the wire
+(``check_certificate_preferences``), then the key of the last certificate of the
+validated chain, the trust anchor (``check_root_certificate``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -11,31 +17,108 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from engine.crypto.signer import SignatureScheme, scheme_hash
-from engine.errors import BadCertificateError, DecodeError, DecryptError, IllegalParameterError
+from engine.errors import (
+    BadCertificateError,
+    CertificateUnknownError,
+    DecodeError,
+    DecryptError,
+    IllegalParameterError,
+    UnsupportedCertificateError,
+)
+from engine.handshake.cert_info import CertInfo, cert_info
 from engine.handshake.context import certificate_verify_digest
 from engine.handshake.negotiation import schemes_for_certificate
+from engine.policies import Libcrypto, SecurityPolicy, certificate_key_types, certificate_signature_oids
 
-__all__ = ["parse_chain", "verify_chain", "verify_signature"]
+__all__ = [
+    "check_certificate_preferences",
+    "check_root_certificate",
+    "parse_chain",
+    "verify_chain",
+    "verify_signature",
+]
 
 
-def parse_chain(chain: Sequence[bytes]) -> list[x509.Certificate]:
-    """Parse DER certificates; a malformed one is a ``bad_certificate``."""
+def parse_chain(
+    chain: Sequence[bytes], check: Callable[[x509.Certificate], None] | None = None
+) -> list[x509.Certificate]:
+    """Parse DER certificates; a malformed one is a ``bad_certificate``.
+
+    ``check`` sees each certificate as soon as it parses, before the next one is read,
+    as s2n's ``s2n_x509_validator_read_cert_chain`` checks them.
+    """
     if not chain:
         raise DecodeError("empty certificate list")
-    try:
-        return [x509.load_der_x509_certificate(der) for der in chain]
-    except ValueError:
-        raise BadCertificateError("certificate does not parse") from None
+    certificates: list[x509.Certificate] = []
+    for der in chain:
+        try:
+            certificate = x509.load_der_x509_certificate(der)
+        except ValueError:
+            raise BadCertificateError("certificate does not parse") from None
+        if check is not None:
+            check(certificate)
+        certificates.append(certificate)
+    return certificates
 
 
-def verify_chain(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], server_name: str) -> None:
-    """Path validation to one of ``anchors`` and a host-name match (RFC 5280, RFC 6125)."""
+def verify_chain(
+    chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], server_name: str
+) -> list[x509.Certificate]:
+    """Path validation to one of ``anchors`` and a host-name match (RFC 5280, RFC 6125).
+
+    Returns the validated path, leaf first, ending with the trust anchor it reached.
+    """
     builder = PolicyBuilder().store(Store(list(anchors))).time(datetime.now(UTC))
     try:
         verifier = builder.build_server_verifier(x509.DNSName(server_name))
-        verifier.verify(chain[0], list(chain[1:]))
+        return verifier.verify(chain[0], list(chain[1:]))
     except (VerificationError, ValueError) as error:
         raise BadCertificateError(f"certificate does not verify: {error}") from None
+
+
+def check_certificate_preferences(
+    certificate: x509.Certificate, security_policy: SecurityPolicy, libcrypto: Libcrypto
+) -> None:
+    """``s2n_x509_validator_check_cert_preferences``: one certificate of the chain the peer sent.
+
+    Unless the certificate is self-signed, a policy with certificate preferences refuses a
+    SHA-1 signature (TLS 1.3 only; the engine speaks nothing else) and the signature
+    algorithm must be one of ``certificate_signature_preferences``; the key must be one
+    of ``certificate_key_preferences``, self-signed or not. A policy without either list
+    accepts every certificate.
+    """
+    info = cert_info(certificate, libcrypto)
+    signatures = certificate_signature_oids(security_policy, libcrypto)
+    keys = certificate_key_types(security_policy, libcrypto)
+    if (signatures is not None or keys is not None) and not info.self_signed and info.signature_digest_is_sha1:
+        # S2N_ERR_CERT_UNTRUSTED
+        raise CertificateUnknownError("SHA-1 certificate signature under a policy with certificate preferences")
+    if not info.self_signed and signatures is not None and info.signature_oid not in signatures:
+        # S2N_ERR_SECURITY_POLICY_INCOMPATIBLE_CERT (s2n_security_policy_validate_cert_signature)
+        raise UnsupportedCertificateError(f"certificate signature algorithm {info.signature_oid} not allowed")
+    _check_key(info, keys)
+
+
+def check_root_certificate(
+    validated_chain: Sequence[x509.Certificate], security_policy: SecurityPolicy, libcrypto: Libcrypto
+) -> None:
+    """``s2n_x509_validator_check_root_cert``: the key of the validated chain's last certificate.
+
+    That is the trust anchor the path reached, whether or not the peer sent it.
+    """
+    if not validated_chain:
+        raise CertificateUnknownError("empty validated chain")
+    keys = certificate_key_types(security_policy, libcrypto)
+    _check_key(cert_info(validated_chain[-1], libcrypto), keys)
+
+
+def _check_key(info: CertInfo, keys: frozenset[tuple[str, int]] | None) -> None:
+    """``s2n_security_policy_validate_cert_key``: the key type (curve) and size must be listed."""
+    if keys is not None and (info.public_key_oid, info.public_key_bits) not in keys:
+        # S2N_ERR_SECURITY_POLICY_INCOMPATIBLE_CERT
+        raise UnsupportedCertificateError(
+            f"certificate key {info.public_key_oid} ({info.public_key_bits} bits) not allowed"
+        )
 
 
 def verify_signature(certificate: x509.Certificate, scheme: int, transcript_hash: bytes, signature: bytes) -> None:

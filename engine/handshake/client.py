@@ -21,7 +21,13 @@ from engine.errors import (
     UnexpectedMessageError,
     UnsupportedExtensionError,
 )
-from engine.handshake.certificates import parse_chain, verify_chain, verify_signature
+from engine.handshake.certificates import (
+    check_certificate_preferences,
+    check_root_certificate,
+    parse_chain,
+    verify_chain,
+    verify_signature,
+)
 from engine.handshake.client_offer import TLS13, decode_optional
 from engine.handshake.context import HandshakeContext
 from engine.handshake.names import HandshakeFlags
@@ -261,11 +267,23 @@ class ExpectCertificate(State):
     """Waiting for the server's Certificate."""
 
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
-        """Parse and, unless verification is off, validate the chain."""
+        """Parse and, unless verification is off, validate the chain.
+
+        With verification on, each certificate is held to the policy's certificate
+        preferences as it is read, and the trust anchor the path reaches to its key
+        preferences, as s2n's x509 validator does (on the OpenSSL 3.0 build).
+        """
         message = expect(message, Certificate)
-        chain = parse_chain([entry.cert_data for entry in message.entries])
-        if ctx.config.verify:
-            verify_chain(chain, ctx.config.trust_anchors, ctx.negotiated.server_name or "")
+        certificates = [entry.cert_data for entry in message.entries]
+        if not ctx.config.verify:
+            chain = parse_chain(certificates)
+        else:
+            security_policy = load_policy(ctx.config.policy)
+            chain = parse_chain(
+                certificates, lambda cert: check_certificate_preferences(cert, security_policy, OPENSSL_3)
+            )
+            validated = verify_chain(chain, ctx.config.trust_anchors, ctx.negotiated.server_name or "")
+            check_root_certificate(validated, security_policy, OPENSSL_3)
         ctx.negotiated.peer_chain = tuple(entry.cert_data for entry in message.entries)
         ctx.received(raw, "SERVER_CERT")
         return ExpectCertificateVerify(chain[0])

@@ -6,6 +6,9 @@ carries also depends on the libcrypto s2n runs on: post-quantum (ML-KEM) groups 
 aws-lc, and s2n never offers RC4 on OpenSSL 3.0. ``client_hello_offer`` and the
 ``offered_*`` functions apply those rules the way ``s2n_client_hello_send`` and the
 ClientHello extensions do, for a client with s2n's default connection settings.
+``certificate_signature_oids`` and ``certificate_key_types`` give what a policy's
+certificate preferences accept, in the terms of an X.509 certificate (OIDs), the way
+s2n's NIDs resolve on a libcrypto.
 
 >>> default = policy("default_tls13")
 >>> [f"{suite:04x}" for suite in default.tls13_cipher_suites]
@@ -23,18 +26,29 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from engine.policies import _data
-from engine.policies._schema import CipherSuiteInfo, CurveInfo, KemGroupInfo, PolicyRow, SignatureSchemeInfo
+from engine.policies._schema import (
+    CertificateKeyInfo,
+    CipherSuiteInfo,
+    CurveInfo,
+    KemGroupInfo,
+    PolicyRow,
+    SignatureSchemeInfo,
+)
 
 __all__ = [
     "AWS_LC",
+    "CERTIFICATE_KEYS",
     "CIPHER_SUITES",
     "CLIENT_HELLO_EXTENSIONS",
     "CURVES",
     "KEM_GROUPS",
+    "LIBCRYPTO_OIDS",
+    "NID_UNDEF",
     "OPENSSL_3",
     "SIGNATURE_SCHEMES",
     "TLS13_POLICY_NAMES",
     "TLS_EMPTY_RENEGOTIATION_INFO_SCSV",
+    "CertificateKeyInfo",
     "CipherSuiteInfo",
     "ClientHelloOffer",
     "CurveInfo",
@@ -43,9 +57,12 @@ __all__ = [
     "SecurityPolicy",
     "SignatureSchemeInfo",
     "UnknownPolicyError",
+    "certificate_key_types",
+    "certificate_signature_oids",
     "client_hello_extensions",
     "client_hello_offer",
     "key_share_groups",
+    "libcrypto_object",
     "offered_cipher_suites",
     "offered_groups",
     "offered_signature_schemes",
@@ -69,6 +86,19 @@ SIGNATURE_SCHEMES: Mapping[int, SignatureSchemeInfo] = MappingProxyType(_data.SI
 """Signature schemes, by IANA value (0xFFFF is s2n's private legacy RSA MD5+SHA1 scheme)."""
 CLIENT_HELLO_EXTENSIONS: tuple[tuple[int, str], ...] = _data.CLIENT_HELLO_EXTENSIONS
 """Every ClientHello extension s2n knows, as (type, s2n name), in the order s2n writes them."""
+CERTIFICATE_KEYS: Mapping[str, CertificateKeyInfo] = MappingProxyType(_data.CERTIFICATE_KEYS)
+"""s2n's certificate key types (``certificate_keys`` of a policy names them), by s2n name."""
+LIBCRYPTO_OIDS: Mapping[str, str] = MappingProxyType(_data.LIBCRYPTO_OIDS)
+"""The OID of each libcrypto NID the tables name (``rsassaPss``: ``1.2.840.113549.1.1.10``)."""
+NID_UNDEF = ""
+"""Where OIDs stand for NIDs: NID_undef, what a libcrypto reports for an object it does not know."""
+
+# ML-DSA NIDs and OIDs: s2n uses them only on a libcrypto with ML-DSA (S2N_NID_MLDSA* in
+# crypto/s2n_mldsa.h), and OpenSSL 3.0 does not know the ML-DSA objects at all.
+_MLDSA_NIDS = frozenset(
+    info.libcrypto_nid for info in SIGNATURE_SCHEMES.values() if info.signature_algorithm == "mldsa"
+)
+_MLDSA_OIDS = frozenset(LIBCRYPTO_OIDS[nid] for nid in _MLDSA_NIDS)
 
 
 class UnknownPolicyError(ValueError):
@@ -81,19 +111,21 @@ class Libcrypto:
 
     ``pq`` is ``s2n_pq_is_enabled()`` (ML-KEM through EVP_KEM: every KEM group is then
     available); ``unavailable_record_ciphers`` are s2n record ciphers (``CipherSuiteInfo.
-    record_ciphers``) the libcrypto cannot run; ``rsa_pss`` is RSA-PSS signing support.
+    ``record_ciphers``) the libcrypto cannot run; ``rsa_pss`` is RSA-PSS signing support;
+    ``mldsa`` is ``S2N_LIBCRYPTO_SUPPORTS_MLDSA`` (the ML-DSA objects exist).
     """
 
     name: str
     pq: bool
     unavailable_record_ciphers: frozenset[str] = frozenset()
     rsa_pss: bool = True
+    mldsa: bool = False
 
 
 OPENSSL_3 = Libcrypto("openssl-3.0", pq=False, unavailable_record_ciphers=frozenset({"rc4"}))
-"""Debian's OpenSSL 3.0: no EVP_KEM, and s2n treats RC4 as unavailable on any OpenSSL 3 (s2n_stream_cipher_rc4.c)."""
-AWS_LC = Libcrypto("aws-lc", pq=True)
-"""aws-lc from the pinned sdist: ML-KEM and RC4 available."""
+"""Debian's OpenSSL 3.0: no EVP_KEM, no ML-DSA; s2n treats RC4 as unavailable on OpenSSL 3 (s2n_stream_cipher_rc4.c)."""
+AWS_LC = Libcrypto("aws-lc", pq=True, mldsa=True)
+"""aws-lc from the pinned sdist: ML-KEM, ML-DSA and RC4 available."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +209,57 @@ def policy(name: str) -> SecurityPolicy:
     if canonical is None:
         raise UnknownPolicyError(f"{name!r} is not an s2n-tls security policy that negotiates TLS 1.3")
     return _POLICIES[canonical]
+
+
+# ---- certificate preferences ----
+
+
+def libcrypto_object(oid: str, libcrypto: Libcrypto) -> str:
+    """``oid`` as ``libcrypto`` identifies it (``OBJ_obj2nid``): the OID itself, or NID_UNDEF.
+
+    Only ML-DSA is modelled as unknown (to a libcrypto without ML-DSA); any other OID is
+    taken to be an object the libcrypto knows.
+
+    >>> libcrypto_object("2.16.840.1.101.3.4.3.19", OPENSSL_3) == NID_UNDEF
+    True
+    """
+    return NID_UNDEF if oid in _MLDSA_OIDS and not libcrypto.mldsa else oid
+
+
+def _nid_oid(nid: str, libcrypto: Libcrypto) -> str | None:
+    """The OID standing for an s2n NID on ``libcrypto``; None for a NID no certificate can carry."""
+    if nid == "undef" or (nid in _MLDSA_NIDS and not libcrypto.mldsa):
+        return NID_UNDEF
+    return LIBCRYPTO_OIDS.get(nid)
+
+
+def certificate_signature_oids(security_policy: SecurityPolicy, libcrypto: Libcrypto) -> frozenset[str] | None:
+    """The certificate signature algorithms (OIDs) the policy's ``certificate_signature_preferences`` accept.
+
+    None when the policy sets none (then any is accepted). All RSA-PSS schemes are one OID
+    (``rsassaPss``); an ML-DSA scheme on a libcrypto without ML-DSA contributes NID_UNDEF.
+
+    >>> sorted(certificate_signature_oids(policy("cnsa_1_2_interop"), AWS_LC))
+    ['1.2.840.10045.4.3.3', '1.2.840.113549.1.1.12', '2.16.840.1.101.3.4.3.19']
+    """
+    schemes = security_policy.certificate_signature_schemes
+    if schemes is None:
+        return None
+    oids = (_nid_oid(SIGNATURE_SCHEMES[scheme].libcrypto_nid, libcrypto) for scheme in schemes)
+    return frozenset(oid for oid in oids if oid is not None)
+
+
+def certificate_key_types(security_policy: SecurityPolicy, libcrypto: Libcrypto) -> frozenset[tuple[str, int]] | None:
+    """(key OID, bits) pairs the policy's ``certificate_key_preferences`` accept; None when it sets none.
+
+    The key OID is the curve's for an EC key (``1.3.132.0.34`` for P-384), else the key
+    algorithm's (``rsaEncryption``, ``rsassaPss``).
+    """
+    names = security_policy.certificate_keys
+    if names is None:
+        return None
+    keys = ((_nid_oid(CERTIFICATE_KEYS[name].libcrypto_nid, libcrypto), CERTIFICATE_KEYS[name].bits) for name in names)
+    return frozenset((oid, bits) for oid, bits in keys if oid is not None)
 
 
 # ---- what a client offers ----

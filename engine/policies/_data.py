@@ -6,12 +6,21 @@ Preference lists are named after the s2n struct they come from (C_ cipher_prefer
 E_ s2n_ecc_preferences_*, K_ kem_preferences_* (TLS 1.3 KEM groups), S_ and CS_
 signature and certificate-signature preferences, CK_ certificate key preferences, G_
 supported-group preferences) and hold IANA code points in s2n's order. Every cipher
-suite of a policy is listed, whether or not a given libcrypto can use it.
+suite of a policy is listed, whether or not a given libcrypto can use it. Libcrypto
+objects (the NIDs s2n checks certificates against) are named as in ``NID_<name>``;
+LIBCRYPTO_OIDS gives the OID a certificate carries for each.
 """
 
 from __future__ import annotations
 
-from engine.policies._schema import CipherSuiteInfo, CurveInfo, KemGroupInfo, PolicyRow, SignatureSchemeInfo
+from engine.policies._schema import (
+    CertificateKeyInfo,
+    CipherSuiteInfo,
+    CurveInfo,
+    KemGroupInfo,
+    PolicyRow,
+    SignatureSchemeInfo,
+)
 
 # fmt: off
 
@@ -77,28 +86,68 @@ KEM_GROUPS: dict[int, KemGroupInfo] = {
 }
 
 
-# struct s2n_signature_scheme: (name, signature algorithm, minimum version, maximum version; 0: none)
+# struct s2n_signature_scheme: (name, signature algorithm, minimum version, maximum version (0: none), libcrypto NID)
 SIGNATURE_SCHEMES: dict[int, SignatureSchemeInfo] = {
-    0x0201: SignatureSchemeInfo("rsa_pkcs1_sha1", "rsa", 0, TLS12),
-    0x0203: SignatureSchemeInfo("ecdsa_sha1", "ecdsa", 0, TLS12),
-    0x0301: SignatureSchemeInfo("legacy_rsa_sha224", "rsa", 0, TLS12),
-    0x0303: SignatureSchemeInfo("legacy_ecdsa_sha224", "ecdsa", 0, TLS12),
-    0x0401: SignatureSchemeInfo("rsa_pkcs1_sha256", "rsa", 0, TLS12),
-    0x0403: SignatureSchemeInfo("ecdsa_sha256", "ecdsa", 0, 0),
-    0x0501: SignatureSchemeInfo("rsa_pkcs1_sha384", "rsa", 0, TLS12),
-    0x0503: SignatureSchemeInfo("ecdsa_sha384", "ecdsa", 0, 0),
-    0x0601: SignatureSchemeInfo("rsa_pkcs1_sha512", "rsa", 0, TLS12),
-    0x0603: SignatureSchemeInfo("ecdsa_sha512", "ecdsa", 0, 0),
-    0x0804: SignatureSchemeInfo("rsa_pss_rsae_sha256", "rsa_pss_rsae", 0, 0),
-    0x0805: SignatureSchemeInfo("rsa_pss_rsae_sha384", "rsa_pss_rsae", 0, 0),
-    0x0806: SignatureSchemeInfo("rsa_pss_rsae_sha512", "rsa_pss_rsae", 0, 0),
-    0x0809: SignatureSchemeInfo("rsa_pss_pss_sha256", "rsa_pss_pss", TLS12, 0),
-    0x080A: SignatureSchemeInfo("rsa_pss_pss_sha384", "rsa_pss_pss", TLS12, 0),
-    0x080B: SignatureSchemeInfo("rsa_pss_pss_sha512", "rsa_pss_pss", TLS12, 0),
-    0x0904: SignatureSchemeInfo("mldsa44", "mldsa", TLS13, 0),
-    0x0905: SignatureSchemeInfo("mldsa65", "mldsa", TLS13, 0),
-    0x0906: SignatureSchemeInfo("mldsa87", "mldsa", TLS13, 0),
-    0xFFFF: SignatureSchemeInfo("legacy_rsa_md5_sha1", "rsa", 0, TLS12),
+    0x0201: SignatureSchemeInfo("rsa_pkcs1_sha1", "rsa", 0, TLS12, "sha1WithRSAEncryption"),
+    0x0203: SignatureSchemeInfo("ecdsa_sha1", "ecdsa", 0, TLS12, "ecdsa_with_SHA1"),
+    0x0301: SignatureSchemeInfo("legacy_rsa_sha224", "rsa", 0, TLS12, "sha224WithRSAEncryption"),
+    0x0303: SignatureSchemeInfo("legacy_ecdsa_sha224", "ecdsa", 0, TLS12, "ecdsa_with_SHA224"),
+    0x0401: SignatureSchemeInfo("rsa_pkcs1_sha256", "rsa", 0, TLS12, "sha256WithRSAEncryption"),
+    0x0403: SignatureSchemeInfo("ecdsa_sha256", "ecdsa", 0, 0, "ecdsa_with_SHA256"),
+    0x0501: SignatureSchemeInfo("rsa_pkcs1_sha384", "rsa", 0, TLS12, "sha384WithRSAEncryption"),
+    0x0503: SignatureSchemeInfo("ecdsa_sha384", "ecdsa", 0, 0, "ecdsa_with_SHA384"),
+    0x0601: SignatureSchemeInfo("rsa_pkcs1_sha512", "rsa", 0, TLS12, "sha512WithRSAEncryption"),
+    0x0603: SignatureSchemeInfo("ecdsa_sha512", "ecdsa", 0, 0, "ecdsa_with_SHA512"),
+    0x0804: SignatureSchemeInfo("rsa_pss_rsae_sha256", "rsa_pss_rsae", 0, 0, "rsassaPss"),
+    0x0805: SignatureSchemeInfo("rsa_pss_rsae_sha384", "rsa_pss_rsae", 0, 0, "rsassaPss"),
+    0x0806: SignatureSchemeInfo("rsa_pss_rsae_sha512", "rsa_pss_rsae", 0, 0, "rsassaPss"),
+    0x0809: SignatureSchemeInfo("rsa_pss_pss_sha256", "rsa_pss_pss", TLS12, 0, "rsassaPss"),
+    0x080A: SignatureSchemeInfo("rsa_pss_pss_sha384", "rsa_pss_pss", TLS12, 0, "rsassaPss"),
+    0x080B: SignatureSchemeInfo("rsa_pss_pss_sha512", "rsa_pss_pss", TLS12, 0, "rsassaPss"),
+    0x0904: SignatureSchemeInfo("mldsa44", "mldsa", TLS13, 0, "MLDSA44"),
+    0x0905: SignatureSchemeInfo("mldsa65", "mldsa", TLS13, 0, "MLDSA65"),
+    0x0906: SignatureSchemeInfo("mldsa87", "mldsa", TLS13, 0, "MLDSA87"),
+    0xFFFF: SignatureSchemeInfo("legacy_rsa_md5_sha1", "rsa", 0, TLS12, "md5_sha1"),
+}
+
+
+# struct s2n_certificate_key (tls/s2n_certificate_keys.c), by s2n name: (libcrypto NID, bits)
+CERTIFICATE_KEYS: dict[str, CertificateKeyInfo] = {
+    "rsa_1024": CertificateKeyInfo("rsaEncryption", 1024),
+    "rsa_2048": CertificateKeyInfo("rsaEncryption", 2048),
+    "rsa_3072": CertificateKeyInfo("rsaEncryption", 3072),
+    "rsa_4096": CertificateKeyInfo("rsaEncryption", 4096),
+    "rsa_pss_1024": CertificateKeyInfo("rsassaPss", 1024),
+    "rsa_pss_2048": CertificateKeyInfo("rsassaPss", 2048),
+    "rsa_pss_3072": CertificateKeyInfo("rsassaPss", 3072),
+    "rsa_pss_4096": CertificateKeyInfo("rsassaPss", 4096),
+    "ecdsa_p256": CertificateKeyInfo("X9_62_prime256v1", 256),
+    "ecdsa_p384": CertificateKeyInfo("secp384r1", 384),
+    "ecdsa_p521": CertificateKeyInfo("secp521r1", 521),
+    "mldsa_87": CertificateKeyInfo("MLDSA87", 20736),
+}
+
+
+# The OIDs of those NIDs (aws-lc include/openssl/nid.h OBJ_<name>), by NID name
+LIBCRYPTO_OIDS: dict[str, str] = {
+    "sha1WithRSAEncryption": "1.2.840.113549.1.1.5",
+    "ecdsa_with_SHA1": "1.2.840.10045.4.1",
+    "sha224WithRSAEncryption": "1.2.840.113549.1.1.14",
+    "ecdsa_with_SHA224": "1.2.840.10045.4.3.1",
+    "sha256WithRSAEncryption": "1.2.840.113549.1.1.11",
+    "ecdsa_with_SHA256": "1.2.840.10045.4.3.2",
+    "sha384WithRSAEncryption": "1.2.840.113549.1.1.12",
+    "ecdsa_with_SHA384": "1.2.840.10045.4.3.3",
+    "sha512WithRSAEncryption": "1.2.840.113549.1.1.13",
+    "ecdsa_with_SHA512": "1.2.840.10045.4.3.4",
+    "rsassaPss": "1.2.840.113549.1.1.10",
+    "MLDSA44": "2.16.840.1.101.3.4.3.17",
+    "MLDSA65": "2.16.840.1.101.3.4.3.18",
+    "MLDSA87": "2.16.840.1.101.3.4.3.19",
+    "rsaEncryption": "1.2.840.113549.1.1.1",
+    "X9_62_prime256v1": "1.2.840.10045.3.1.7",
+    "secp384r1": "1.3.132.0.34",
+    "secp521r1": "1.3.132.0.35",
 }
 
 

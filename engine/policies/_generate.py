@@ -20,7 +20,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from engine.policies._s2nmodel import Model, Policy, load, read_model
+from engine.policies._s2nmodel import Model, Policy, load, read_libcrypto_oids, read_model
 
 __all__ = ["DATA_PATH", "NAMES_PATH", "default_s2n_root", "generate", "main", "render"]
 
@@ -50,12 +50,21 @@ Preference lists are named after the s2n struct they come from (C_ cipher_prefer
 E_ s2n_ecc_preferences_*, K_ kem_preferences_* (TLS 1.3 KEM groups), S_ and CS_
 signature and certificate-signature preferences, CK_ certificate key preferences, G_
 supported-group preferences) and hold IANA code points in s2n's order. Every cipher
-suite of a policy is listed, whether or not a given libcrypto can use it.
+suite of a policy is listed, whether or not a given libcrypto can use it. Libcrypto
+objects (the NIDs s2n checks certificates against) are named as in ``NID_<name>``;
+LIBCRYPTO_OIDS gives the OID a certificate carries for each.
 """
 
 from __future__ import annotations
 
-from engine.policies._schema import CipherSuiteInfo, CurveInfo, KemGroupInfo, PolicyRow, SignatureSchemeInfo
+from engine.policies._schema import (
+    CertificateKeyInfo,
+    CipherSuiteInfo,
+    CurveInfo,
+    KemGroupInfo,
+    PolicyRow,
+    SignatureSchemeInfo,
+)
 
 # fmt: off
 
@@ -190,14 +199,33 @@ def write_tables(writer: _Writer, policies: Sequence[Policy]) -> None:
     )
     writer.table("KEM_GROUPS: dict[int, KemGroupInfo] = {", (kem_group_row(model, i) for i in sorted(kem_groups)))
     writer.section(
-        "struct s2n_signature_scheme: (name, signature algorithm, minimum version, maximum version; 0: none)"
+        "struct s2n_signature_scheme: (name, signature algorithm, minimum version, maximum version (0: none),"
+        " libcrypto NID)"
     )
     writer.table(
         "SIGNATURE_SCHEMES: dict[int, SignatureSchemeInfo] = {", (scheme_row(model, i) for i in sorted(schemes))
     )
+    write_certificate_objects(writer, [model.signature_schemes[i].libcrypto_nid for i in sorted(schemes)])
     writer.section("client_hello_extensions[] (tls/extensions/s2n_extension_type_lists.c): s2n's emission order")
     pairs = [f"({iana}, {quoted(name)})" for iana, name in model.client_hello_extensions]
     writer.lines += wrapped("CLIENT_HELLO_EXTENSIONS: tuple[tuple[int, str], ...] = (", pairs, ")")
+
+
+def write_certificate_objects(writer: _Writer, scheme_nids: Sequence[str]) -> None:
+    """Every s2n certificate key, and the OIDs of the NIDs the schemes and keys name."""
+    keys = writer.model.certificate_key_info
+    writer.section("struct s2n_certificate_key (tls/s2n_certificate_keys.c), by s2n name: (libcrypto NID, bits)")
+    writer.table(
+        "CERTIFICATE_KEYS: dict[str, CertificateKeyInfo] = {",
+        (f"{quoted(name)}: CertificateKeyInfo({quoted(key.libcrypto_nid)}, {key.bits})" for name, key in keys.items()),
+    )
+    # A NID without an OID (md5_sha1, undef) is left out: no certificate can carry it.
+    nids = dict.fromkeys([*scheme_nids, *(key.libcrypto_nid for key in keys.values())])
+    oids = writer.model.libcrypto_oids
+    writer.section("The OIDs of those NIDs (aws-lc include/openssl/nid.h OBJ_<name>), by NID name")
+    writer.table(
+        "LIBCRYPTO_OIDS: dict[str, str] = {", (f"{quoted(nid)}: {quoted(oids[nid])}" for nid in nids if nid in oids)
+    )
 
 
 def suite_row(model: Model, iana: int) -> str:
@@ -225,7 +253,8 @@ def scheme_row(model: Model, iana: int) -> str:
     """One SIGNATURE_SCHEMES entry."""
     row = model.signature_schemes[iana]
     versions = f"{VERSION_NAMES[row.minimum_version]}, {VERSION_NAMES[row.maximum_version]}"
-    return f"{hex16(iana)}: SignatureSchemeInfo({quoted(row.name)}, {quoted(row.signature_algorithm)}, {versions})"
+    fields = [quoted(row.name), quoted(row.signature_algorithm), versions, quoted(row.libcrypto_nid)]
+    return f"{hex16(iana)}: SignatureSchemeInfo({', '.join(fields)})"
 
 
 def policy_row(writer: _Writer, struct: str) -> list[str]:
@@ -299,7 +328,8 @@ def render(model: Model, names: Sequence[str], source: str = SOURCE_LABEL) -> st
 
 def generate(s2n_root: Path | None = None) -> str:
     """The text of the data module, from s2n's source (default: the pinned sdist)."""
-    return render(read_model(load(s2n_root or default_s2n_root())), read_names())
+    root = s2n_root or default_s2n_root()
+    return render(read_model(load(root), read_libcrypto_oids(root)), read_names())
 
 
 def main(argv: list[str] | None = None) -> int:

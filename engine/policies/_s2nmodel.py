@@ -4,20 +4,25 @@ Which files are read, and the one build-dependent macro that is decided here:
 ``EVP_APIS_SUPPORTED`` is 1 with both libcryptos the bridge builds against (OpenSSL 3.0
 and aws-lc are at least "OpenSSL 1.1.0" and neither BoringSSL nor LibreSSL), which puts
 x25519 in the ECC preference lists. What differs between those libcryptos at run time
-(post-quantum key exchange, RC4) is kept in the data and applied by ``engine.policies``.
+(post-quantum key exchange, RC4, ML-DSA) is kept in the data and applied by ``engine.policies``.
+
+s2n names libcrypto objects by NID (``NID_ecdsa_with_SHA384``); their OIDs, which is what a
+certificate carries, come from aws-lc's ``include/openssl/nid.h`` next to s2n in the sdist
+(the classic objects have the same names and OIDs in OpenSSL).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from engine.policies._csource import CProgram, CSourceError, Initializer, array_length_of, reference, string_literal
-from engine.policies._schema import CipherSuiteInfo, CurveInfo, KemGroupInfo, SignatureSchemeInfo
+from engine.policies._schema import CertificateKeyInfo, CipherSuiteInfo, CurveInfo, KemGroupInfo, SignatureSchemeInfo
 
-__all__ = ["KemPreferences", "Model", "Policy", "load", "read_model"]
+__all__ = ["KemPreferences", "Model", "Policy", "load", "read_libcrypto_oids", "read_model"]
 
 ASSUMED_MACROS = {"EVP_APIS_SUPPORTED": "1"}
 HEADERS = ("api/s2n.h", "tls/s2n_tls_parameters.h", "crypto/s2n_ecc_evp.h", "tls/s2n_kem.h")
@@ -34,6 +39,8 @@ SOURCES = (
     "tls/s2n_supported_group_preferences.c",
     "tls/s2n_security_policies.c",
 )
+NID_HEADER = Path("..", "aws-lc", "include", "openssl", "nid.h")  # relative to the s2n root
+_OBJ_DEFINE = re.compile(r"^#define OBJ_(\w+) ((?:\d+L, )*\d+L)$", re.MULTILINE)
 T = TypeVar("T")
 
 
@@ -71,6 +78,8 @@ class Model:
     curves: dict[int, CurveInfo]
     kem_groups: dict[int, KemGroupInfo]
     signature_schemes: dict[int, SignatureSchemeInfo]
+    certificate_key_info: dict[str, CertificateKeyInfo]
+    libcrypto_oids: dict[str, str]
     cipher_preferences: dict[str, tuple[int, ...]]
     chacha20_boosting: dict[str, bool]
     ecc: dict[str, tuple[int, ...]]
@@ -245,10 +254,47 @@ def read_signature_schemes(program: CProgram) -> tuple[dict[str, int], dict[int,
             signature_algorithm=d.initializer.scalar("sig_alg").removeprefix("S2N_SIGNATURE_").lower(),
             minimum_version=wire_version(program, d.initializer.scalar("minimum_protocol_version", "0")),
             maximum_version=wire_version(program, d.initializer.scalar("maximum_protocol_version", "0")),
+            libcrypto_nid=nid_name(d.initializer.scalar("libcrypto_nid", "0")),
         )
         for d in program.definitions_of("s2n_signature_scheme")
     }
     return by_struct, rows
+
+
+def nid_name(text: str) -> str:
+    """A libcrypto NID as s2n writes it (``NID_rsassaPss``), by name: ``rsassaPss``; 0 is ``undef``.
+
+    ``S2N_NID_MLDSA87`` (crypto/s2n_mldsa.h) is ``NID_MLDSA87`` on a libcrypto with ML-DSA and
+    NID_undef elsewhere: that build-dependent choice is left to ``engine.policies``.
+    """
+    if text in ("0", "NID_undef"):
+        return "undef"
+    for prefix in ("S2N_NID_", "NID_"):
+        if text.startswith(prefix) and re.fullmatch(r"\w+", text):
+            return text.removeprefix(prefix)
+    raise CSourceError(f"not a libcrypto NID: {text!r}")
+
+
+def read_certificate_keys(program: CProgram) -> dict[str, CertificateKeyInfo]:
+    """Every ``struct s2n_certificate_key``, by its s2n name (``ecdsa_p256``)."""
+    return {
+        string_literal(d.initializer.field("name")): CertificateKeyInfo(
+            nid_name(d.initializer.scalar("public_key_libcrypto_nid")), program.integer(d.initializer.scalar("bits"))
+        )
+        for d in program.definitions_of("s2n_certificate_key")
+    }
+
+
+def read_libcrypto_oids(root: Path) -> dict[str, str]:
+    """``{NID name: dotted OID}`` for every object aws-lc's nid.h gives an OID (``OBJ_<name>``)."""
+    header = root / NID_HEADER
+    if not header.is_file():
+        raise FileNotFoundError(f"no aws-lc nid.h at {header} (s2n must come from the awscrt sdist)")
+    text = header.read_text(encoding="utf-8")
+    return {
+        match.group(1): ".".join(arc.strip().removesuffix("L") for arc in match.group(2).split(","))
+        for match in _OBJ_DEFINE.finditer(text)
+    }
 
 
 def read_policy(program: CProgram, init: Initializer) -> Policy:
@@ -291,8 +337,8 @@ def read_client_hello_extensions(program: CProgram) -> tuple[tuple[int, str], ..
     return tuple((iana[name], name.removeprefix("s2n_").removesuffix("_extension")) for name in names)
 
 
-def read_model(program: CProgram) -> Model:
-    """Resolve every table the data module needs."""
+def read_model(program: CProgram, libcrypto_oids: dict[str, str]) -> Model:
+    """Resolve every table the data module needs (``libcrypto_oids``: from ``read_libcrypto_oids``)."""
     suite_iana, suites = read_suites(program)
     curve_iana, curves = read_curves(program)
     kem_group_iana, kem_groups = read_kem_groups(program, curve_iana)
@@ -306,6 +352,8 @@ def read_model(program: CProgram) -> Model:
         curves=curves,
         kem_groups=kem_groups,
         signature_schemes=schemes,
+        certificate_key_info=read_certificate_keys(program),
+        libcrypto_oids=libcrypto_oids,
         cipher_preferences=preference_lists(
             program, "s2n_cipher_preferences", "suites", "count", lambda v: suite_iana[reference(v)]
         ),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["CipherSuiteInfo", "CurveInfo", "KemGroupInfo", "PolicyRow", "SignatureSchemeInfo"]
+__all__ = ["CertificateKeyInfo", "CipherSuiteInfo", "CurveInfo", "KemGroupInfo", "PolicyRow", "SignatureSchemeInfo"]
 
 
 class CipherSuiteInfo(NamedTuple):
@@ -21,12 +21,30 @@ class CipherSuiteInfo(NamedTuple):
 
 
 class SignatureSchemeInfo(NamedTuple):
-    """A ``struct s2n_signature_scheme``."""
+    """A ``struct s2n_signature_scheme``.
+
+    ``libcrypto_nid`` is the NID s2n compares a certificate's signature algorithm with
+    (``X509_get_signature_nid``), by its libcrypto name without ``NID_``: ``ecdsa_with_SHA384``,
+    ``rsassaPss`` for every RSA-PSS scheme. The ML-DSA schemes name the ML-DSA NID
+    (``MLDSA87``), which s2n uses only on a libcrypto with ML-DSA; elsewhere it is NID_undef.
+    """
 
     name: str
     signature_algorithm: str
     minimum_version: int
     maximum_version: int
+    libcrypto_nid: str
+
+
+class CertificateKeyInfo(NamedTuple):
+    """A ``struct s2n_certificate_key``: the key type's NID (the curve's, for EC keys) and its size in bits.
+
+    The NID is named as in ``SignatureSchemeInfo.libcrypto_nid`` (``X9_62_prime256v1``,
+    ``rsaEncryption``, ``rsassaPss``, ``MLDSA87``).
+    """
+
+    libcrypto_nid: str
+    bits: int
 
 
 class CurveInfo(NamedTuple):

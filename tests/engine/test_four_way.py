@@ -3,8 +3,8 @@
 For every mirrored policy x certificate type s2n accepts, the records (both
 directions, handshake, application data both ways, close_notify) of s2n<->s2n,
 s2n-client<->engine-server, engine-client<->s2n-server and engine<->engine are
-identical. The combinations s2n itself refuses are pinned below (the engine does not
-yet model s2n's certificate restrictions; see the closing note of issue 3).
+identical. The combinations s2n itself refuses are pinned below; that the engine refuses
+them alike, with the same bytes, is tests/engine/test_certificate_preferences.py.
 """
 
 from __future__ import annotations
