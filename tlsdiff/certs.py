@@ -6,7 +6,7 @@ every run and every machine and no private key is ever committed to the reposito
 Derivation (enough to reproduce it in another language):
 
 * Key labels are ``b"tlsdiff-test-key-v1/" + name`` where ``name`` is ``ca-ecdsa-p256``
-  for the CA and the certificate type (``ecdsa-p256``, ``ecdsa-p384``, ``rsa-2048``,
+  for the CA and the certificate type (``ecdsa-p256``, ``ecdsa-p384``, ``ecdsa-p521``, ``rsa-2048``,
   ``rsa-pss-2048``) for each leaf.  The two RSA leaves therefore get different keys.
 * EC keys: ``scalar = (int_be(SHAKE-256(label, L + 8)) mod (n - 1)) + 1`` where ``L`` is
   the byte size of the group order ``n``; the 8 extra bytes make the modulo bias
@@ -51,9 +51,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CERT_TYPES", "CertSpec", "CertificateBundle", "certificate_for"]
+__all__ = ["CERT_TYPES", "EXTRA_CERT_TYPES", "CertSpec", "CertificateBundle", "certificate_for"]
 
+# The types every policy is tried with; EXTRA_CERT_TYPES are made on demand for single tests.
 CERT_TYPES: tuple[str, ...] = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-pss-2048")
+EXTRA_CERT_TYPES: tuple[str, ...] = ("ecdsa-p521",)
 
 _KEY_LABEL_PREFIX = b"tlsdiff-test-key-v1/"
 _SERIAL_LABEL_PREFIX = b"tlsdiff-test-serial-v1/"
@@ -65,6 +67,9 @@ _NOT_AFTER = datetime(2045, 1, 1, tzinfo=UTC)
 # Group orders from SEC 2 (checked against `openssl ecparam -param_enc explicit`);
 # cryptography does not expose them.
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_P521_ORDER = int(
+    "01FF" + "FFFFFFFF" * 7 + "FFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409", 16
+)
 _P384_ORDER = int(
     "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
     16,
@@ -269,6 +274,8 @@ def _leaf_key(cert_type: str) -> _PrivateKey:
         return _derive_ec_key(cert_type, ec.SECP256R1(), _P256_ORDER)
     if cert_type == "ecdsa-p384":
         return _derive_ec_key(cert_type, ec.SECP384R1(), _P384_ORDER)
+    if cert_type == "ecdsa-p521":
+        return _derive_ec_key(cert_type, ec.SECP521R1(), _P521_ORDER)
     return _derive_rsa_key(cert_type)
 
 
@@ -437,13 +444,14 @@ def _encode_leaf(
 def certificate_for(cert_type: str, host: str = _SERVER_NAME, *, dns_san: bool = True) -> CertificateBundle:
     """Return the deterministic leaf certificate, key and CA for ``cert_type``.
 
-    ``cert_type`` must be one of ``CERT_TYPES``; anything else raises ``ValueError``.
+    ``cert_type`` must be one of ``CERT_TYPES`` or ``EXTRA_CERT_TYPES``; anything else raises ``ValueError``.
     ``host`` names the certificate (CN, and the DNS SAN unless ``dns_san`` is false);
     it may be a wildcard such as ``*.example.test``.
     Results are cached; ``certificate_for.cache_clear()`` forces regeneration.
     """
-    if cert_type not in CERT_TYPES:
-        raise ValueError(f"unknown certificate type {cert_type!r}; known types: {', '.join(CERT_TYPES)}")
+    if cert_type not in CERT_TYPES + EXTRA_CERT_TYPES:
+        known = ", ".join(CERT_TYPES + EXTRA_CERT_TYPES)
+        raise ValueError(f"unknown certificate type {cert_type!r}; known types: {known}")
     if not host or not host.isascii():
         raise ValueError(f"certificate host must be a non-empty ASCII name, got {host!r}")
     ca_key, ca_cert = _make_ca()

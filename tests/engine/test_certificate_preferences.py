@@ -40,6 +40,7 @@ from engine.policies import (
     CERTIFICATE_KEYS,
     NID_UNDEF,
     OPENSSL_3,
+    TLS13_POLICY_NAMES,
     Libcrypto,
     certificate_key_types,
     certificate_signature_oids,
@@ -598,3 +599,18 @@ def test_names_compare_as_openssl_does(case: str) -> None:
     first, second = NAME_PAIRS[case]
     ours = canonical_name(first) is not None and canonical_name(first) == canonical_name(second)
     assert ours == _openssl_names_equal(first, second)
+
+
+# ---- ECDSA P-521 certificates (ecdsa_secp521r1_sha512), every policy ----
+
+
+@pytest.mark.usefixtures("_openssl_build")
+@pytest.mark.parametrize(("client", "server"), MIXED)
+@pytest.mark.parametrize("policy_name", TLS13_POLICY_NAMES)
+def test_p521_certificate_under_every_policy(policy_name: str, client: str, server: str) -> None:
+    """The handshake with a P-521 certificate is identical to s2n<->s2n's, or refused alike (same records)."""
+    credentials = harness_credentials("ecdsa-p521")
+    reference = _reference(policy_name, credentials)
+    if reference.failed is None:
+        assert any(record.content_type == 23 for record in reference.records)  # encrypted flight reached
+    _assert_same_as_s2n(policy_name, credentials, client, server)
