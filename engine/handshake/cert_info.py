@@ -16,8 +16,9 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mldsa, x448, x25519
 
-from engine.errors import BadCertificateError, UnsupportedCertificateError
+from engine.errors import BadCertificateError, DecodeError, UnsupportedCertificateError
 from engine.policies import NID_UNDEF, Libcrypto, libcrypto_object
+from engine.wire.reader import Reader
 
 __all__ = ["CertInfo", "canonical_name", "cert_info"]
 
@@ -112,15 +113,14 @@ def canonical_name(name_der: bytes) -> tuple[tuple[tuple[bytes, int, bytes], ...
                 oid, value = _two_children(entry)
                 entries.append((oid, *_canonical_value(value)))
             rdns.append(tuple(sorted(entries)))
-    except ValueError:
+    except (ValueError, DecodeError):
         return None  # x509_name_canon fails: X509_NAME_cmp reports a difference
     return tuple(rdns)
 
 
 def _canonical_value(value: bytes) -> tuple[int, bytes]:
     """``asn1_string_canon``: (type, bytes) of one attribute value (its full TLV in ``value``)."""
-    tag, start, end = _tlv(value, 0)
-    content = value[start:end]
+    tag, content = _content(value)
     width = _CANON_STRING_TYPES.get(tag)
     if width is None:
         return tag, content
@@ -146,49 +146,43 @@ def _decode_fixed_width(content: bytes, width: int) -> str:
     return "".join(map(chr, points))
 
 
-# ---- a little DER ----
+# ---- a little DER, through the engine's bounded Reader ----
 
 
-def _tlv(data: bytes, position: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) of the DER element at ``position``."""
-    if position + 2 > len(data):
-        raise ValueError("truncated DER")
-    tag, first = data[position], data[position + 1]
-    start = position + 2
-    length = first
-    if first & 0x80:
-        count = first & 0x7F
-        length = int.from_bytes(data[start : start + count], "big")
-        start += count
-    if start + length > len(data):
-        raise ValueError("truncated DER")
-    return tag, start, start + length
+def _element(reader: Reader) -> tuple[int, bytes, bytes]:
+    """(tag, the whole TLV, its content) of the next DER element, read through the bounded ``Reader``."""
+    tag, first = reader.uint(1), reader.uint(1)
+    length_bytes = bytes(reader.bytes(first & 0x7F)) if first & 0x80 else b""
+    length = int.from_bytes(length_bytes, "big") if first & 0x80 else first
+    content = bytes(reader.bytes(length))
+    return tag, bytes([tag, first]) + length_bytes + content, content
 
 
-def _elements(data: bytes) -> list[bytes]:
-    """The DER elements (each a whole TLV) that make up ``data``."""
-    elements: list[bytes] = []
-    position = 0
-    while position < len(data):
-        _, _, end = _tlv(data, position)
-        elements.append(data[position:end])
-        position = end
-    return elements
+def _content(element: bytes) -> tuple[int, bytes]:
+    """(tag, content) of ``element``, which must be exactly one TLV."""
+    reader = Reader(element)
+    tag, _, content = _element(reader)
+    reader.expect_end()
+    return tag, content
 
 
 def _children(element: bytes, tag: int) -> list[bytes]:
-    """The elements inside ``element``, which must have ``tag`` and be exactly one TLV."""
-    found, start, end = _tlv(element, 0)
-    if found != tag or end != len(element):
-        raise ValueError(f"expected DER tag {tag:#x}")
-    return _elements(element[start:end])
+    """The elements (each a whole TLV) inside ``element``, which must have ``tag`` and be exactly one TLV."""
+    found, content = _content(element)
+    if found != tag:
+        raise DecodeError(f"expected DER tag {tag:#x}")
+    reader = Reader(content)
+    children: list[bytes] = []
+    while reader.remaining:
+        children.append(_element(reader)[1])
+    return children
 
 
 def _two_children(element: bytes) -> tuple[bytes, bytes]:
     """The (type, value) pair of an AttributeTypeAndValue."""
     children = _children(element, 0x30)
     if len(children) != 2:
-        raise ValueError("AttributeTypeAndValue is not a pair")
+        raise DecodeError("AttributeTypeAndValue is not a pair")
     return children[0], children[1]
 
 
@@ -200,7 +194,7 @@ def _tbs_fields(tbs_certificate: bytes) -> tuple[bytes, bytes, bytes]:
             fields = fields[1:]
         # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, ...
         return fields[2], fields[4], fields[5]
-    except (ValueError, IndexError):
+    except (DecodeError, IndexError):
         raise BadCertificateError("TBSCertificate does not parse") from None
 
 
@@ -209,9 +203,9 @@ def _named_curve(key_info: bytes) -> str:
     try:
         algorithm = _children(key_info, 0x30)[0]
         parameters = _children(algorithm, 0x30)[1]
-        tag, start, end = _tlv(parameters, 0)
-        return _oid_text(parameters[start:end]) if tag == 0x06 else NID_UNDEF
-    except (ValueError, IndexError):
+        tag, content = _content(parameters)
+        return _oid_text(content) if tag == 0x06 else NID_UNDEF
+    except (ValueError, DecodeError, IndexError):
         return NID_UNDEF
 
 
