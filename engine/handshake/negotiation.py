@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -148,15 +149,27 @@ class CertificateCandidates:
     name_matched: bool
 
 
-def _name_map(certificates: Sequence[CertifiedKey]) -> dict[bytes, dict[KeyKind, CertifiedKey]]:
+@dataclass(frozen=True)
+class _CertificateStore:
+    """s2n's per-config certificate tables: certificates by name and key type, and the defaults."""
+
+    by_name: Mapping[bytes, Mapping[KeyKind, CertifiedKey]]
+    defaults: Mapping[KeyKind, CertifiedKey]
+
+
+@functools.lru_cache(maxsize=64)
+def _store(certificates: tuple[CertifiedKey, ...]) -> _CertificateStore:
+    """Built once per certificate set, as s2n builds its name map when certificates are added (tls/s2n_config.c)."""
     by_name: dict[bytes, dict[KeyKind, CertifiedKey]] = {}
+    defaults: dict[KeyKind, CertifiedKey] = {}
     for certificate in certificates:
         kind = key_kind(certificate.leaf)
         if kind is None:
             continue
+        defaults.setdefault(kind, certificate)  # the first added of each type
         for name in _names(certificate.leaf):
             by_name.setdefault(name, {}).setdefault(kind, certificate)  # the first added wins
-    return by_name
+    return _CertificateStore(by_name, defaults)
 
 
 def select_certificates(certificates: Sequence[CertifiedKey], server_name: str | None) -> CertificateCandidates:
@@ -164,19 +177,14 @@ def select_certificates(certificates: Sequence[CertifiedKey], server_name: str |
 
     A name match never falls back to the defaults for a key type it lacks (tls/s2n_handshake.c).
     """
-    by_name = _name_map(certificates)
+    store = _store(tuple(certificates))
     host = (server_name or "").encode().lower()
-    matched = by_name.get(host) if host else None
+    matched = store.by_name.get(host) if host else None
     if matched is None and b"." in host:
-        matched = by_name.get(b"*" + host[host.index(b".") :])
+        matched = store.by_name.get(b"*" + host[host.index(b".") :])
     if matched is not None:
         return CertificateCandidates(matched, name_matched=True)
-    defaults: dict[KeyKind, CertifiedKey] = {}
-    for certificate in certificates:
-        kind = key_kind(certificate.leaf)
-        if kind is not None:
-            defaults.setdefault(kind, certificate)
-    return CertificateCandidates(defaults, name_matched=False)
+    return CertificateCandidates(store.defaults, name_matched=False)
 
 
 _SCHEME_KINDS = {

@@ -21,6 +21,7 @@ s2n's NIDs resolve on a libcrypto.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -233,6 +234,7 @@ def _nid_oid(nid: str, libcrypto: Libcrypto) -> str | None:
     return LIBCRYPTO_OIDS.get(nid)
 
 
+@functools.cache  # a pure function of two frozen values; the client calls it for every certificate
 def certificate_signature_oids(security_policy: SecurityPolicy, libcrypto: Libcrypto) -> frozenset[str] | None:
     """The certificate signature algorithms (OIDs) the policy's ``certificate_signature_preferences`` accept.
 
@@ -249,6 +251,7 @@ def certificate_signature_oids(security_policy: SecurityPolicy, libcrypto: Libcr
     return frozenset(oid for oid in oids if oid is not None)
 
 
+@functools.cache
 def certificate_key_types(security_policy: SecurityPolicy, libcrypto: Libcrypto) -> frozenset[tuple[str, int]] | None:
     """(key OID, bits) pairs the policy's ``certificate_key_preferences`` accept; None when it sets none.
 
