@@ -9,6 +9,8 @@ its Finished.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cryptography import x509
 
 from engine.crypto.key_exchange import KeyShare, generate_key_share
@@ -125,9 +127,7 @@ def _pad(hello: ClientHello) -> ClientHello:
     if not 0xFF < length < 0x200:
         return hello
     padding = max(0x200 - length - 4, 1)
-    extensions = (*hello.extensions, Extension(ExtensionType.PADDING, bytes(padding)))
-    return ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id, hello.cipher_suites,
-                       hello.legacy_compression_methods, extensions)  # fmt: skip
+    return replace(hello, extensions=(*hello.extensions, Extension(ExtensionType.PADDING, bytes(padding))))
 
 
 def _client_hello(

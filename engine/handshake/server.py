@@ -155,6 +155,11 @@ def _check_second_hello(first: ClientHello, second: ClientHello, *, lenient: boo
             raise IllegalParameterError(f"second ClientHello changed extension {extension_type}")
 
 
+def _in_order(bodies: dict[int, Struct], order: tuple[int, ...]) -> tuple[Extension, ...]:
+    """The extensions that have a body, in the layout's order."""
+    return tuple(Extension.of(kind, bodies[kind]) for kind in order if kind in bodies)
+
+
 def _send_hello_retry(ctx: HandshakeContext, hello: ClientHello, group: int) -> State:
     ctx.transcript.replace_with_message_hash()
     layout = ctx.config.layout
@@ -164,7 +169,7 @@ def _send_hello_retry(ctx: HandshakeContext, hello: ClientHello, group: int) -> 
     }
     if layout.hello_retry_cookie:
         bodies[ExtensionType.COOKIE] = Cookie(layout.hello_retry_cookie)
-    extensions = tuple(Extension.of(kind, bodies[kind]) for kind in layout.hello_retry_extensions if kind in bodies)
+    extensions = _in_order(bodies, layout.hello_retry_extensions)
     retry = ServerHello(0x0303, HELLO_RETRY_REQUEST_RANDOM, hello.legacy_session_id, ctx.suite.code, 0, extensions)
     ctx.flags |= HandshakeFlags.HELLO_RETRY_REQUEST
     ctx.send(retry, "HELLO_RETRY_MSG")
@@ -181,8 +186,7 @@ def _send_server_hello(ctx: HandshakeContext, offer: ClientOffer, group: int) ->
         ExtensionType.SUPPORTED_VERSIONS: SupportedVersionsServer(TLS13),
         ExtensionType.KEY_SHARE: KeyShareServerHello(KeyShareEntry(group, key_share.public)),
     }
-    order = ctx.config.layout.server_hello_extensions
-    extensions = tuple(Extension.of(kind, bodies[kind]) for kind in order if kind in bodies)
+    extensions = _in_order(bodies, ctx.config.layout.server_hello_extensions)
     hello = offer.hello
     ctx.send(ServerHello(0x0303, random, hello.legacy_session_id, ctx.suite.code, 0, extensions), "SERVER_HELLO")
     ctx.schedule = KeySchedule(ctx.suite.hash_name)
