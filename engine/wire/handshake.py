@@ -31,6 +31,7 @@ from engine.wire.codec import (
     Uint16,
     Uint32,
     Vector,
+    wire_fields,
 )
 from engine.wire.extensions import Extension, ExtensionList
 from engine.wire.reader import Reader
@@ -332,6 +333,9 @@ def _s2n_extension_block(reader: Reader) -> tuple[tuple[Extension, ...], bool]:
     return tuple(extensions), True
 
 
+_ANY_COMPRESSION_METHODS = Opaque(1)  # s2n reads an empty list too
+
+
 def decode_client_hello_as_s2n(body: bytes | memoryview) -> ClientHello:
     """Parse a ClientHello body as s2n-tls does (tls/s2n_client_hello.c, ``s2n_client_hello_parse_raw``).
 
@@ -342,16 +346,13 @@ def decode_client_hello_as_s2n(body: bytes | memoryview) -> ClientHello:
     types s2n parses must not repeat. The transcript still hashes the whole message.
     """
     reader = Reader(body)
-    legacy_version = reader.uint(2)
-    random = bytes(reader.bytes(32))
-    session_id = bytes(reader.vector(1, 0, 32))
-    suites = reader.vector(2, 2, 0xFFFE)
-    if len(suites) % 2:
-        raise DecodeError("odd cipher_suites length")
-    cipher_suites = tuple(int.from_bytes(suites[i : i + 2], "big") for i in range(0, len(suites), 2))
-    compression = bytes(reader.vector(1))
+    # legacy_version, random, legacy_session_id and cipher_suites as the codec reads them.
+    strict = {field.name: field.form.read(reader) for field in wire_fields(ClientHello)[:4]}
+    compression = _ANY_COMPRESSION_METHODS.read(reader)
     extensions, present = _s2n_extension_block(reader)
-    return ClientHello(legacy_version, random, session_id, cipher_suites, compression, extensions, present)
+    return ClientHello(
+        **strict, legacy_compression_methods=compression, extensions=extensions, extensions_present=present
+    )
 
 
 def decode_handshake(data: bytes | memoryview) -> HandshakeMessage:

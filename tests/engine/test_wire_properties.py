@@ -24,9 +24,11 @@ from engine.errors import TLSError
 from engine.wire.codec import Fixed, Form, Nested, Opaque, Rest, Struct, Uint, Vector, wire_fields
 from engine.wire.extensions import Extension, ExtensionList, ExtensionType, decode_extensions, encode_extensions
 from engine.wire.handshake import (
+    ClientHello,
     HandshakeBuffer,
     HandshakeMessage,
     HandshakeType,
+    decode_client_hello_as_s2n,
     decode_handshake,
     decode_handshake_body,
     encode_handshake,
@@ -219,6 +221,22 @@ def test_decode_handshake_body_of_arbitrary_bytes(msg_type: int, body: bytes) ->
         return
     assert decoded.msg_type == msg_type
     assert decoded.encode() == body
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_s2n_client_hello_parse_agrees_with_the_codec_where_the_codec_accepts(data: st.DataObject) -> None:
+    hello: ClientHello = data.draw(structs(ClientHello))  # type: ignore[assignment]
+    body = data.draw(mutated(hello.encode()))
+    try:
+        lenient = decode_client_hello_as_s2n(body)
+    except TLSError:
+        lenient = None  # only TLSError may escape
+    try:
+        strict = ClientHello.decode(body)
+    except TLSError:
+        return
+    assert lenient == strict
 
 
 @PROPERTY_SETTINGS
