@@ -10,6 +10,7 @@ an EC key, else ``EVP_PKEY_id``) and size (``EVP_PKEY_bits``). Here NIDs are OID
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -52,6 +53,7 @@ class CertInfo:
     public_key_bits: int
 
 
+@functools.lru_cache(maxsize=256)  # a pure function of the DER (cryptography hashes and compares certificates by it)
 def cert_info(certificate: x509.Certificate, libcrypto: Libcrypto) -> CertInfo:
     """``s2n_openssl_x509_get_cert_info`` for ``certificate`` on ``libcrypto``.
 
