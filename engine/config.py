@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from engine.crypto.signer import Signer
-from engine.policies import ClientHelloOffer
+from engine.crypto.signer import KeySigner, Signer
+from engine.errors import ConfigurationError
+from engine.policies import ClientHelloOffer, UnknownPolicyError
+from engine.policies import policy as load_policy
 from engine.wire.extensions import ExtensionType
 
 __all__ = ["CertifiedKey", "Compat", "EngineConfig", "MessageLayout", "RecordSizing"]
@@ -32,6 +36,41 @@ class CertifiedKey:
         """The end-entity certificate (parsed once; negotiation reads it on every handshake)."""
         return x509.load_der_x509_certificate(self.chain[0])
 
+    def check(self) -> None:
+        """Refuse, with ``ConfigurationError``, a certificate the engine could never serve.
+
+        The chain must be non-empty and every certificate parse; the leaf key must be
+        RSA or ECDSA on P-256, P-384 or P-521 (the keys TLS 1.3 signature schemes exist
+        for here); a ``KeySigner`` must hold the leaf's private key. Other signers are
+        trusted as given (a test may sign on purpose with something else).
+        """
+        if not self.chain:
+            raise ConfigurationError("a certificate chain needs at least the leaf")
+        try:
+            for der in self.chain[1:]:
+                x509.load_der_x509_certificate(der)
+            public_key = self.leaf.public_key()
+        except ValueError as error:
+            raise ConfigurationError(f"certificate does not parse: {error}") from None
+        if isinstance(public_key, ec.EllipticCurvePublicKey):
+            if public_key.curve.name not in _SIGNING_CURVES:
+                raise ConfigurationError(f"no TLS 1.3 signature scheme for an ECDSA key on {public_key.curve.name}")
+        elif not isinstance(public_key, rsa.RSAPublicKey):
+            raise ConfigurationError(f"no TLS 1.3 signature scheme for a {type(public_key).__name__}")
+        if not callable(getattr(self.signer, "sign_digest", None)):
+            raise ConfigurationError(f"{type(self.signer).__name__} has no sign_digest")
+        if isinstance(self.signer, KeySigner) and _public_der(self.signer.public_key()) != _public_der(public_key):
+            raise ConfigurationError("the signer's key is not the certificate's key")
+
+
+_SIGNING_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+
+
+def _public_der(key: object) -> bytes:
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        return b""
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
 
 @dataclass(frozen=True)
 class Compat:
@@ -46,7 +85,11 @@ class Compat:
     generic_close_notify: bool = True
     # After a HelloRetryRequest, s2n does not compare the second ClientHello's random,
     # session id and cipher suites with the first (tls/s2n_client_hello.c, for clients
-    # that get them wrong); RFC 8446 section 4.1.2 says they must not change.
+    # that get them wrong) and takes an empty extension for an absent one; it takes any
+    # usable key share, not only one for the group it asked for; without supported_versions
+    # it stays on TLS 1.3 (if the policy allows the legacy_version) and its ServerHello then
+    # lacks supported_versions; without key_share it writes a ServerHello lacking key_share
+    # before failing. RFC 8446 sections 4.1.2 and 4.2.8 say none of that may change.
     lenient_second_client_hello: bool = True
     # s2n drops a ChangeCipherSpec record that arrives after the handshake; RFC 8446
     # section 5 allows dropping one only before the peer's Finished.
@@ -57,7 +100,11 @@ class Compat:
     # s2n parses a ClientHello leniently (tls/s2n_client_hello.c): bytes after the
     # extensions block are ignored, the compression methods are not checked, repeats of
     # extension types it does not parse are allowed. RFC 8446 sections 4, 4.1.2 and 4.2
-    # want decode_error, illegal_parameter and illegal_parameter.
+    # want decode_error, illegal_parameter and illegal_parameter. Its extensions are read
+    # as s2n reads them too: key shares it cannot use (wrong size, not on the curve) are
+    # skipped, a repeated group keeps its first usable share, no key_share asks for one
+    # (HelloRetryRequest); a malformed supported_versions, or one offering nothing the
+    # policy accepts, gets protocol_version in a TLS 1.0 record (s2n forgets the version).
     lenient_client_hello: bool = True
 
     @classmethod
@@ -126,3 +173,43 @@ class EngineConfig:
     max_record_plaintext: int = RecordSizing.DEFAULT
     compat: Compat = field(default_factory=Compat.s2n)
     layout: MessageLayout = field(default_factory=MessageLayout)
+
+    def __post_init__(self) -> None:
+        """Refuse what would otherwise fail in the middle of a handshake (``ConfigurationError``).
+
+        >>> EngineConfig("no_such_policy")
+        Traceback (most recent call last):
+        ...
+        engine.errors.ConfigurationError: 'no_such_policy' is not an s2n-tls security policy that negotiates TLS 1.3
+        """
+        try:
+            load_policy(self.policy)
+        except UnknownPolicyError as error:
+            raise ConfigurationError(str(error)) from None
+        for certificate in self.certificates:
+            certificate.check()
+        # RecordLayer.write cuts records of this size: zero would never end, over 2^14 no peer reads.
+        if not 1 <= self.max_record_plaintext <= _MAX_PLAINTEXT:
+            raise ConfigurationError(f"max_record_plaintext {self.max_record_plaintext} outside [1, {_MAX_PLAINTEXT}]")
+        _check_alpn(self.alpn)
+        _check_layout(self.layout)
+
+
+_MAX_PLAINTEXT = 1 << 14
+
+
+def _check_alpn(protocols: tuple[bytes, ...]) -> None:
+    """RFC 7301 section 3.1: ``opaque ProtocolName<1..2^8-1>; ProtocolName protocol_name_list<2..2^16-1>``."""
+    if any(not 1 <= len(name) <= 0xFF for name in protocols):
+        raise ConfigurationError("an ALPN protocol name must be 1 to 255 bytes")
+    if sum(len(name) + 1 for name in protocols) > 0xFFFF:
+        raise ConfigurationError("the ALPN list does not fit its 2-byte length")
+
+
+def _check_layout(layout: MessageLayout) -> None:
+    """Fixed extension bodies and the HRR cookie must fit their length prefixes (else encoding fails late)."""
+    for extension_type, body in (*layout.extension_bodies, *layout.encrypted_extensions):
+        if not 0 <= extension_type <= 0xFFFF or len(body) > 0xFFFF:
+            raise ConfigurationError(f"extension {extension_type} with {len(body)} bytes cannot be encoded")
+    if len(layout.hello_retry_cookie) > 0xFFFF - 2:
+        raise ConfigurationError("the HelloRetryRequest cookie does not fit its extension")

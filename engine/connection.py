@@ -6,38 +6,77 @@
     events = connection.receive_data(peer_bytes)
     connection.send(b"hello")               # after HandshakeComplete
     connection.close()                      # close_notify
+    connection.receive_data(b"")            # the transport ended (EOF)
 
-Any ``TLSError`` raised while reading queues the alert it names (protected when
-keys are in use), puts the connection in a sticky error state and propagates.
+Roles: a server waits for a ClientHello from the start; a client waits for
+``start()``, and bytes it receives before that are an ``UnexpectedMessageError``.
+``start()`` is a no-op for a server and after the first call.
+
+Errors: any ``TLSError`` raised by a verb (``start``, ``receive_data``, ``send``,
+``key_update``, ``close``) queues the alert it names (protected when keys are in
+use; see ``Compat.generic_close_notify``), puts the connection in a sticky error
+state and propagates; from then on every verb raises that same error, while
+``data_to_send()`` still hands out the queued alert and ``info()`` still answers.
+A fatal alert from the peer (``AlertReceived``) ends the connection the same way,
+without an alert of ours. Anything other than a ``TLSError`` escaping is a bug.
+
+End of stream, as h11 has it: ``receive_data(b"")`` means the transport ended.
+
+- During the handshake it raises ``UnexpectedEOFError``.
+- After the handshake, without the peer's close_notify, it raises
+  ``UnexpectedEOFError`` too (a truncation: the peer may not have said everything).
+- After the peer's close_notify (``ConnectionClosed``) it is a no-op returning ``[]``.
+
+In both error cases the connection enters its error state *without* queuing an
+alert: s2n-tls writes nothing when its peer hangs up, and there is no one to read it.
+
+Configuration that cannot work is refused when it is built: ``EngineConfig`` checks
+itself, and the constructor checks what depends on the role (a server needs a
+certificate; a client's server name must fit the server_name extension), raising
+``engine.errors.ConfigurationError``, which is not a ``TLSError``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 
 from engine.config import EngineConfig
-from engine.errors import AlertDescription, InternalError, TLSError, UnexpectedMessageError
-from engine.handshake.client import start_client
+from engine.crypto.key_exchange import GROUP_NAMES
+from engine.crypto.signer import SignatureScheme
+from engine.errors import (
+    AlertDescription,
+    ConfigurationError,
+    InternalError,
+    TLSError,
+    UnexpectedEOFError,
+    UnexpectedMessageError,
+)
+from engine.handshake.client import AwaitingStart, start_client
 from engine.handshake.context import HandshakeContext, KeyLogSink
 from engine.handshake.names import handshake_type_name
 from engine.handshake.post import handle_post_handshake, send_key_update
 from engine.handshake.server import ExpectClientHello
 from engine.handshake.state import State
+from engine.instrument import Instrumentation, PlaintextRecord
 from engine.randomness import OsRandomSource, RandomSource
 from engine.record.layer import ContentType, RecordLayer
-from engine.wire.handshake import HandshakeBuffer, HandshakeType
+from engine.record.protection import RecordProtection
+from engine.wire.handshake import HandshakeBuffer
 from engine.wire.record import Alert
 
 __all__ = [
     "AlertReceived",
     "ConnectionClosed",
+    "ConnectionInfo",
     "DataReceived",
     "Event",
     "HandshakeComplete",
     "TLSConnection",
 ]
 
-_MESSAGE_NAMES = {HandshakeType.KEY_UPDATE: "KEY_UPDATE", HandshakeType.NEW_SESSION_TICKET: "NEW_SESSION_TICKET"}
+_NO_INSTRUMENTATION = Instrumentation()
 
 
 @dataclass(frozen=True)
@@ -67,6 +106,40 @@ class ConnectionClosed:
 Event = HandshakeComplete | DataReceived | AlertReceived | ConnectionClosed
 
 
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """What a connection negotiated and where its state machine is, named as s2n-tls names them.
+
+    The same fields and conventions as ``s2n_bridge.info.ConnectionInfo``: ``protocol``
+    "TLSv1.3" once a cipher suite is chosen, else "NONE"; ``cipher`` s2n's suite name
+    (``TLS_AES_128_GCM_SHA256``) or "NONE"; ``group`` ``secp256r1``/``x25519``/... or
+    "NONE"; ``signature_scheme`` the lowercase ``SignatureScheme`` name of the server's
+    CertificateVerify or "NONE"; ``handshake_type`` and ``last_message`` as
+    ``s2n_connection_get_handshake_type_name``/``_get_last_message_name``; ``alpn`` and
+    ``server_name`` or None; the byte counts of what crossed the transport.
+    """
+
+    protocol: str
+    cipher: str
+    group: str
+    signature_scheme: str
+    handshake_type: str
+    last_message: str
+    alpn: str | None
+    server_name: str | None
+    wire_bytes_in: int
+    wire_bytes_out: int
+
+
+def _check_role(config: EngineConfig, client: bool, server_name: str | None) -> None:
+    """What ``EngineConfig`` cannot check alone, because it depends on the role."""
+    if not client and not config.certificates:
+        raise ConfigurationError("a server needs at least one certificate")
+    # RFC 6066 section 3: a HostName is 1 to 2^16-1 ASCII bytes; s2n takes at most 255 (S2N_MAX_SERVER_NAME).
+    if server_name is not None and (not server_name.isascii() or not 1 <= len(server_name) <= 0xFF):
+        raise ConfigurationError(f"server name {server_name!r} is not 1 to 255 ASCII characters")
+
+
 class TLSConnection:
     """One TLS 1.3 connection, client or server, with no I/O of its own."""
 
@@ -78,31 +151,52 @@ class TLSConnection:
         random: RandomSource | None = None,
         server_name: str | None = None,
         key_log: KeyLogSink | None = None,
+        instrumentation: Instrumentation | None = None,
     ) -> None:
-        records = RecordLayer(config.max_record_plaintext, accept_oversized=config.compat.oversized_plaintext_records)
-        self.ctx = HandshakeContext(config, client, random or OsRandomSource(), records, key_log)
+        _check_role(config, client, server_name)
+        hooks = instrumentation or _NO_INSTRUMENTATION
+        records = RecordLayer(
+            config.max_record_plaintext,
+            accept_oversized=config.compat.oversized_plaintext_records,
+            defer_sealing=hooks.defer_sealing,
+        )
+        self.ctx = HandshakeContext(
+            config, client, random or OsRandomSource(), records, key_log, message_hook=hooks.message_hook
+        )
         self.ctx.negotiated.server_name = server_name
-        self._state: State = ExpectClientHello()
+        # A client never runs server code: until start() it expects nothing at all.
+        self._state: State = AwaitingStart() if client else ExpectClientHello()
         self._messages = HandshakeBuffer()
         self._error: TLSError | None = None
-        self._closed = False
+        self._peer_closed = False
+        self._close_sent = False
 
     # ---- the verbs ----
 
     def start(self) -> None:
-        """A client sends its ClientHello; a server does nothing."""
-        if self.ctx.is_client:
+        """A client sends its ClientHello; a server does nothing; a second call does nothing."""
+        self._check_usable()
+        if not isinstance(self._state, AwaitingStart):
+            return
+        try:
             self._state = start_client(self.ctx)
+        except TLSError as error:
+            self._fail(error)
+            raise
 
     def receive_data(self, data: bytes) -> list[Event]:
-        """Handle bytes from the peer; return what happened."""
+        """Handle bytes from the peer (``b""``: the transport ended); return what happened."""
         self._check_usable()
-        self.ctx.records.feed(data)
+        if not data:
+            return self._receive_eof()
         events: list[Event] = []
         try:
+            if isinstance(self._state, AwaitingStart):
+                raise UnexpectedMessageError("a client received data before start()")
+            self.ctx.records.feed(data)
             for content_type, content in self.ctx.records.records():
                 events += self._handle_record(content_type, content)
-                if self._closed:
+                if self._peer_closed or self._error is not None:
                     break
         except TLSError as error:
             self._fail(error)
@@ -110,26 +204,79 @@ class TLSConnection:
         return events
 
     def data_to_send(self) -> bytes:
-        """Everything queued for the peer."""
+        """Everything queued for the peer (with ``defer_sealing``, pending records sealed as written)."""
         return self.ctx.records.take_outgoing()
 
     def send(self, data: bytes) -> None:
         """Queue application data (after the handshake)."""
         self._check_usable()
-        if not self.handshake_complete:
-            raise InternalError("application data before the handshake completed")
-        self.ctx.records.write(ContentType.APPLICATION_DATA, data)
+        try:
+            if not self.handshake_complete:
+                raise InternalError("application data before the handshake completed")
+            self.ctx.records.write(ContentType.APPLICATION_DATA, data)
+        except TLSError as error:
+            self._fail(error)
+            raise
 
     def close(self) -> None:
-        """Queue close_notify."""
-        if self._error is None:
+        """Queue close_notify (once; later calls do nothing)."""
+        self._check_usable()
+        if self._close_sent:
+            return
+        self._close_sent = True
+        try:
             self._send_alert(AlertDescription.CLOSE_NOTIFY, level=1)
+        except TLSError as error:
+            self._fail(error)
+            raise
 
     def key_update(self, *, request_peer: bool = False) -> None:
-        """Send KeyUpdate and move our write keys on."""
-        send_key_update(self.ctx, request_peer=request_peer)
+        """Send KeyUpdate and move our write keys on (after the handshake)."""
+        self._check_usable()
+        try:
+            if not self.handshake_complete:
+                raise InternalError("KeyUpdate before the handshake completed")
+            send_key_update(self.ctx, request_peer=request_peer)
+        except TLSError as error:
+            self._fail(error)
+            raise
+
+    # ---- instrumentation (engine.instrument) ----
+
+    def take_plaintext_records(self) -> list[PlaintextRecord]:
+        """With ``Instrumentation(defer_sealing=True)``: the records written since the last call, unsealed.
+
+        Without the flag nothing is ever pending and this returns ``[]``.
+        """
+        return self.ctx.records.take_unsealed()
+
+    def seal_records(self, records: Sequence[PlaintextRecord], padding: int | None = None) -> bytes:
+        """Frame and encrypt ``records`` in order (each with its own protection); return the wire bytes.
+
+        ``padding``, when given, replaces every record's own. The bytes count as sent in
+        ``info().wire_bytes_out``; they are not queued for ``data_to_send()``.
+        """
+        return self.ctx.records.seal(records, padding)
+
+    @property
+    def write_protection(self) -> RecordProtection | None:
+        """The protection our next record is sealed with (None while records go out in plaintext).
+
+        For records built by hand: ``PlaintextRecord(21, b"\\x02\\x28", protection=connection.write_protection)``.
+        """
+        return self.ctx.records.write_protection
 
     # ---- state ----
+
+    @property
+    def is_client(self) -> bool:
+        """Whether this is the client side."""
+        return self.ctx.is_client
+
+    @property
+    def error(self) -> TLSError | None:
+        """The error that ended the connection (the one every verb now raises), or None."""
+        return self._error
 
     @property
     def handshake_complete(self) -> bool:
@@ -146,11 +293,38 @@ class TLSConnection:
         """s2n's name for the last handshake message handled."""
         return self.ctx.last_message
 
+    def info(self) -> ConnectionInfo:
+        """A snapshot of what was negotiated, with s2n's names (``s2n_bridge.info.ConnectionInfo``'s fields)."""
+        negotiated = self.ctx.negotiated
+        suite, scheme, alpn = negotiated.suite, negotiated.signature_scheme, negotiated.alpn
+        return ConnectionInfo(
+            protocol="TLSv1.3" if suite is not None else "NONE",
+            cipher=suite.name if suite is not None else "NONE",
+            group=GROUP_NAMES.get(negotiated.group or 0, "NONE"),
+            signature_scheme=SignatureScheme(scheme).name.lower() if scheme is not None else "NONE",
+            handshake_type=self.handshake_type_name,
+            last_message=self.last_message_name,
+            alpn=alpn.decode("utf-8", "replace") if alpn is not None else None,
+            server_name=negotiated.server_name,
+            wire_bytes_in=self.ctx.records.wire_bytes_in,
+            wire_bytes_out=self.ctx.records.wire_bytes_out,
+        )
+
     # ---- internals ----
 
     def _check_usable(self) -> None:
         if self._error is not None:
             raise self._error
+
+    def _receive_eof(self) -> list[Event]:
+        if self._peer_closed:
+            return []
+        if self.handshake_complete:
+            error = UnexpectedEOFError("the transport ended without close_notify (truncation)")
+        else:
+            error = UnexpectedEOFError("the transport ended during the handshake")
+        self._fail(error)
+        raise error
 
     def _handle_record(self, content_type: int, content: bytes) -> list[Event]:
         if content_type == ContentType.ALERT:
@@ -190,7 +364,7 @@ class TLSConnection:
     def _handle_alert(self, content: bytes) -> list[Event]:
         alert = Alert.decode(content)
         if alert.description == AlertDescription.CLOSE_NOTIFY:
-            self._closed = True
+            self._peer_closed = True
             return [ConnectionClosed()]
         self._error = TLSError(f"peer sent alert {alert.description}")
         return [AlertReceived(alert.description)]
@@ -200,8 +374,14 @@ class TLSConnection:
         self.ctx.records.write(ContentType.ALERT, bytes([level, description]), legacy_version=version)
 
     def _fail(self, error: TLSError) -> None:
+        """Enter the sticky error state; queue the alert ``error`` names, if it sends one."""
         self._error = error
+        if not error.sends_alert:
+            return
+        description = error.alert
+        level = 2
         if self.ctx.config.compat.generic_close_notify and error.alert != AlertDescription.PROTOCOL_VERSION:
-            self._send_alert(AlertDescription.CLOSE_NOTIFY, level=1)
-        else:
-            self._send_alert(error.alert)
+            description, level = AlertDescription.CLOSE_NOTIFY, 1
+        # If even the alert cannot be written (the sequence number would wrap), the error state stands.
+        with suppress(TLSError):
+            self._send_alert(description, level)

@@ -3,17 +3,26 @@
 One table, in one place (CONVENTIONS.md §7): the subclass says which alert the
 connection sends before it enters its error state. Anything else escaping the
 engine is a bug, and a fuzz finding.
+
+Two classes stand apart. ``UnexpectedEOFError`` is a ``TLSError`` that sends nothing
+(``sends_alert`` is False): the transport ended, and s2n-tls writes no alert on EOF.
+``ConfigurationError`` is *not* a ``TLSError``: it is raised when an ``EngineConfig``
+or a ``TLSConnection`` is built with something that cannot work (an unknown policy, a
+certificate that does not parse, a signer whose key is not the certificate's), never
+for anything the peer sent, and nothing is written to the wire for it.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import ClassVar
 
 __all__ = [
     "AlertDescription",
     "BadCertificateError",
     "BadRecordMacError",
     "CertificateUnknownError",
+    "ConfigurationError",
     "DecodeError",
     "DecryptError",
     "HandshakeFailureError",
@@ -23,6 +32,7 @@ __all__ = [
     "ProtocolVersionError",
     "RecordOverflowError",
     "TLSError",
+    "UnexpectedEOFError",
     "UnexpectedMessageError",
     "UnsupportedCertificateError",
     "UnsupportedExtensionError",
@@ -62,9 +72,19 @@ class AlertDescription(IntEnum):
 
 
 class TLSError(Exception):
-    """Input the engine rejects; ``alert`` is what it tells the peer."""
+    """Input the engine rejects; ``alert`` is what it tells the peer (unless ``sends_alert`` is False)."""
 
     alert: AlertDescription = AlertDescription.INTERNAL_ERROR
+    sends_alert: ClassVar[bool] = True
+
+
+class ConfigurationError(ValueError):
+    """A configuration that cannot work, refused when it is built; not peer input, so not a ``TLSError``.
+
+    Raised by ``EngineConfig(...)`` (unknown policy, unusable certificate or signer,
+    impossible record size or ALPN list) and by ``TLSConnection(...)`` (a server without
+    certificates, a server name that cannot be sent). Nothing goes on the wire.
+    """
 
 
 class DecodeError(TLSError):
@@ -143,6 +163,17 @@ class CertificateUnknownError(TLSError):
     """The peer's certificate is unacceptable for another reason (s2n: S2N_ERR_CERT_UNTRUSTED)."""
 
     alert = AlertDescription.CERTIFICATE_UNKNOWN
+
+
+class UnexpectedEOFError(TLSError):
+    """The transport ended (``receive_data(b"")``) before the handshake completed or without close_notify.
+
+    No alert is sent (s2n-tls writes nothing when its peer hangs up); ``alert`` is
+    close_notify only because every ``TLSError`` names one.
+    """
+
+    alert = AlertDescription.CLOSE_NOTIFY
+    sends_alert = False
 
 
 class InternalError(TLSError):

@@ -33,7 +33,7 @@ class TLSSocket:
         self.peer_closed = False
 
     def _direction(self, outgoing: bool) -> str:
-        client = self.connection.ctx.is_client
+        client = self.connection.is_client
         return "client->server" if outgoing == client else "server->client"
 
     def _flush(self) -> None:

@@ -29,6 +29,8 @@ typedef enum { S2N_TLS_SIGNATURE_ANONYMOUS, S2N_TLS_SIGNATURE_RSA, S2N_TLS_SIGNA
 typedef enum { S2N_TLS_HASH_NONE, S2N_TLS_HASH_SHA256, S2N_TLS_HASH_SHA384, S2N_TLS_HASH_SHA512,
                ... } s2n_tls_hash_algorithm;
 
+typedef enum { S2N_EXTENSION_SERVER_NAME, S2N_EXTENSION_SUPPORTED_GROUPS, ... } s2n_tls_extension_type;
+
 typedef int (*s2n_clock_time_nanoseconds)(void *, uint64_t *);
 typedef int (*s2n_async_pkey_fn)(struct s2n_connection *conn, struct s2n_async_pkey_op *op);
 typedef int (*s2n_key_log_fn)(void *ctx, struct s2n_connection *conn, uint8_t *logline, size_t len);
@@ -130,6 +132,28 @@ ssize_t s2n_client_hello_get_raw_message_length(struct s2n_client_hello *ch);
 ssize_t s2n_client_hello_get_raw_message(struct s2n_client_hello *ch, uint8_t *out, uint32_t max_length);
 struct s2n_client_hello *s2n_client_hello_parse_message(const uint8_t *bytes, uint32_t size);
 int s2n_client_hello_free(struct s2n_client_hello **ch);
+ssize_t s2n_client_hello_get_cipher_suites_length(struct s2n_client_hello *ch);
+ssize_t s2n_client_hello_get_cipher_suites(struct s2n_client_hello *ch, uint8_t *out, uint32_t max_length);
+ssize_t s2n_client_hello_get_extensions_length(struct s2n_client_hello *ch);
+ssize_t s2n_client_hello_get_extensions(struct s2n_client_hello *ch, uint8_t *out, uint32_t max_length);
+ssize_t s2n_client_hello_get_extension_length(struct s2n_client_hello *ch, s2n_tls_extension_type extension_type);
+ssize_t s2n_client_hello_get_extension_by_id(struct s2n_client_hello *ch, s2n_tls_extension_type extension_type,
+                                             uint8_t *out, uint32_t max_length);
+int s2n_client_hello_has_extension(struct s2n_client_hello *ch, uint16_t extension_iana, bool *exists);
+int s2n_client_hello_get_session_id_length(struct s2n_client_hello *ch, uint32_t *out_length);
+int s2n_client_hello_get_session_id(struct s2n_client_hello *ch, uint8_t *out, uint32_t *out_length,
+                                    uint32_t max_length);
+int s2n_client_hello_get_compression_methods_length(struct s2n_client_hello *ch, uint32_t *out_length);
+int s2n_client_hello_get_compression_methods(struct s2n_client_hello *ch, uint8_t *list, uint32_t list_length,
+                                             uint32_t *out_length);
+int s2n_client_hello_get_legacy_protocol_version(struct s2n_client_hello *ch, uint8_t *out);
+int s2n_client_hello_get_legacy_record_version(struct s2n_client_hello *ch, uint8_t *out);
+int s2n_client_hello_get_random(struct s2n_client_hello *ch, uint8_t *out, uint32_t max_length);
+int s2n_client_hello_get_supported_groups(struct s2n_client_hello *ch, uint16_t *groups, uint16_t groups_count_max,
+                                          uint16_t *groups_count);
+int s2n_client_hello_get_server_name_length(struct s2n_client_hello *ch, uint16_t *length);
+int s2n_client_hello_get_server_name(struct s2n_client_hello *ch, uint8_t *server_name, uint16_t length,
+                                     uint16_t *out_length);
 """
 
 _HELPERS = """

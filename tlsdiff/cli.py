@@ -3,7 +3,9 @@
 Subcommands: ``build`` (s2n-tls and the bridge), ``pair`` (any client against any
 server, engine or s2n, in memory, summarised), ``s2n-handshake`` (``pair`` with s2n
 on both sides), ``demo`` (the main job: every scenario four ways over several policies
-and certificates). Bad input gets a one-line message and a non-zero exit.
+and certificates, then a short differential fuzz run), ``fuzz`` (run, list or replay
+fuzz targets), ``corpus`` (generate or merge seed corpora). Bad input gets a one-line
+message and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = ["main"]
 
 _SHORT_TYPES = {20: "ccs", 21: "alert", 22: "hs", 23: "app"}
 _DEMO_POLICIES = ("default_tls13", "20190801", "test_all_tls13")
+_DEMO_TARGETS = ("server_diff", "client_diff", "client_hello_parse")
 
 
 def _record_sizes(records: Sequence[Record], direction: str) -> str:
@@ -128,7 +131,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 f"{first.server['signature_scheme']:<24} {len(first.records):>7}  {min(digests)[:16]}... {verdict}"
             )
     print("\nAll four pairings must give one transcript; 'tlsdiff pair' shows any one of them in full.")
-    return 1 if failures else 0
+    return 1 if failures or _demo_fuzz(args.fuzz_seconds) else 0
+
+
+def _demo_fuzz(seconds: int) -> int:
+    """The demo's second half: a short live differential fuzz run of a few targets."""
+    from tlsdiff.fuzz_cli import project_root, run_fuzz  # noqa: PLC0415
+
+    if seconds <= 0:
+        return 0
+    findings = project_root() / ".tlsdiff" / "demo-findings"
+    print(f"\nDifferential fuzzing, {seconds} s per target (findings in {findings}):")
+    failed = 0
+    for target in _DEMO_TARGETS:
+        stats, code = run_fuzz(target, seconds=seconds, findings=findings)
+        print(stats.summary())
+        failed += code != 0
+    print("Each finding is a directory: finding.json, input.bin, diff.txt, conversations.pcapng, reproduce.sh.")
+    return failed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -149,7 +169,11 @@ def _parser() -> argparse.ArgumentParser:
     pair.set_defaults(run=_cmd_pair)
     demo = commands.add_parser("demo", help="the main job: engine and s2n four ways over policies and certificates")
     demo.add_argument("--seed", type=_seed, default=1)
+    demo.add_argument("--fuzz-seconds", type=int, default=10, help="seconds of fuzzing per demo target (0: none)")
     demo.set_defaults(run=_cmd_demo)
+    from tlsdiff.fuzz_cli import add_commands  # noqa: PLC0415
+
+    add_commands(commands, _seed)
     return parser
 
 

@@ -18,8 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from engine.config import CertifiedKey, EngineConfig
 from engine.connection import ConnectionClosed, DataReceived, TLSConnection
-from engine.crypto.key_exchange import GROUP_NAMES
-from engine.crypto.signer import KeySigner, SignatureScheme
+from engine.crypto.signer import KeySigner
 from engine.randomness import SeededRandomSource, StreamLabel
 from s2n_bridge import Config, Connection, Mode, ServerCertificate
 from tlsdiff.certs import CertSpec, certificate_for
@@ -143,15 +142,14 @@ class _EngineEndpoint:
             self._connection.close()
 
     def describe(self) -> dict[str, str]:
-        negotiated = self._connection.ctx.negotiated
-        scheme = negotiated.signature_scheme
+        info = self._connection.info()
         return {
-            "version": "TLSv1.3" if negotiated.suite else "NONE",
-            "signature_scheme": SignatureScheme(scheme).name.lower() if scheme is not None else "NONE",
-            "cipher": negotiated.suite.name if negotiated.suite else "NONE",
-            "group": GROUP_NAMES.get(negotiated.group or 0, "NONE"),
-            "handshake_type": self._connection.handshake_type_name,
-            "last_message": self._connection.last_message_name,
+            "version": info.protocol,
+            "signature_scheme": info.signature_scheme,
+            "cipher": info.cipher,
+            "group": info.group,
+            "handshake_type": info.handshake_type,
+            "last_message": info.last_message,
         }
 
 

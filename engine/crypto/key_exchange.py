@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from engine.errors import IllegalParameterError
 from engine.randomness import DrawKind, RandomSource
 
-__all__ = ["GROUP_NAMES", "SUPPORTED_GROUPS", "KeyShare", "generate_key_share"]
+__all__ = ["GROUP_NAMES", "SUPPORTED_GROUPS", "KeyShare", "generate_key_share", "usable_key_share"]
 
 X25519 = 0x001D
 SECP256R1 = 0x0017
@@ -118,3 +118,38 @@ class KeyShare:
 def generate_key_share(group: int, random: RandomSource) -> KeyShare:
     """A fresh key share for ``group``, drawing from ``random`` as OpenSSL 3.0 would."""
     return KeyShare(group, random)
+
+
+_UNCOMPRESSED = 0x04
+_HYBRID = 0x06
+
+
+def usable_key_share(group: int, key_exchange: bytes) -> bytes | None:
+    """A client's key share as s2n-tls's server reads it on OpenSSL 3.0, or None where s2n ignores it.
+
+    ``s2n_client_key_share_recv_ecc`` (tls/extensions/s2n_client_key_share.c) skips, without
+    an error, a share of a group it does not know, of the wrong size, or that
+    ``s2n_ecc_evp_parse_params_point`` (crypto/s2n_ecc_evp.c) cannot load: for x25519 any
+    32 bytes load; for the NIST curves the point must be on the curve, in the uncompressed
+    form (0x04) or, since OpenSSL's ``EC_POINT_oct2point`` reads it too, the hybrid form
+    (0x06/0x07, the low bit being y's parity). A hybrid point comes back uncompressed, the
+    form ``cryptography`` loads.
+
+    >>> usable_key_share(X25519, bytes(32)) == bytes(32), usable_key_share(X25519, bytes(31))
+    (True, None)
+    """
+    if group == X25519:
+        return key_exchange if len(key_exchange) == 32 else None
+    curve = _CURVES.get(group)
+    if curve is None or len(key_exchange) != 1 + 2 * curve.scalar_size:
+        return None
+    form, y = key_exchange[0], key_exchange[1 + curve.scalar_size :]
+    if form & ~1 == _HYBRID and form & 1 == y[-1] & 1:
+        key_exchange = bytes([_UNCOMPRESSED]) + key_exchange[1:]
+    elif form != _UNCOMPRESSED:
+        return None
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(curve.curve, key_exchange)
+    except ValueError:
+        return None
+    return key_exchange

@@ -59,6 +59,10 @@ class KeySigner:
     def __init__(self, private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
         self._key = private_key
 
+    def public_key(self) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey:
+        """The public half of the key (``EngineConfig`` checks it is the certificate's)."""
+        return self._key.public_key()
+
     def sign_digest(self, scheme: SignatureScheme, digest: bytes, random: RandomSource) -> bytes:
         """Sign ``digest``; raise ``SigningError`` when key, scheme and digest don't fit together."""
         algorithm = scheme_hash(scheme)

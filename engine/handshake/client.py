@@ -65,7 +65,7 @@ from engine.wire.handshake import (
     encode_handshake,
 )
 
-__all__ = ["ExpectServerHello", "start_client"]
+__all__ = ["AwaitingStart", "ExpectServerHello", "start_client"]
 
 _EE_ALLOWED = {ExtensionType.SERVER_NAME, ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, 1, 10, 42, 57, 28}
 
@@ -143,6 +143,17 @@ def _client_hello(
     hello = ClientHello(offer.legacy_version, random, session_id, offer.cipher_suites, b"\x00", extensions)
     padded = ctx.config.layout.pad_client_hello and ExtensionType.PADDING in offer.extensions
     return _pad(hello) if padded else hello
+
+
+class AwaitingStart(State):
+    """A client before ``start()``: it has sent no ClientHello, so nothing from a server can fit.
+
+    A client's first state, so that a client never runs server code (``ExpectClientHello``).
+    """
+
+    def decode(self, ctx: HandshakeContext, msg_type: int, body: bytes | memoryview) -> HandshakeMessage:
+        """Nothing is expected before the ClientHello is sent."""
+        raise UnexpectedMessageError("a client received a handshake message before start()")
 
 
 def start_client(ctx: HandshakeContext) -> State:

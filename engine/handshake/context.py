@@ -21,6 +21,7 @@ from engine.crypto.suites import CipherSuite
 from engine.crypto.transcript import Transcript
 from engine.errors import DecodeError, DecryptError, InternalError
 from engine.handshake.names import HandshakeFlags
+from engine.instrument import MessageHook
 from engine.randomness import RandomSource
 from engine.record.layer import ContentType, RecordLayer
 from engine.record.protection import RecordProtection
@@ -72,6 +73,8 @@ class HandshakeContext:
     server_handshake_secret: bytes = b""
     client_application_secret: bytes = b""
     server_application_secret: bytes = b""
+    # The fuzzing harness's hook (engine.instrument): rewrites each handshake message we send.
+    message_hook: MessageHook | None = None
     _batch: bytearray | None = field(default=None, repr=False)
 
     @property
@@ -89,11 +92,12 @@ class HandshakeContext:
         return self.schedule
 
     def send(self, message: HandshakeMessage, name: str, *, legacy_version: int = 0x0303) -> bytes:
-        """Encode, add to the transcript, queue as its own record(s); return the encoded message.
+        """Encode, add to the transcript, queue as its own record(s); return the bytes sent.
 
         Inside ``one_record(True)`` the message waits to share a record with the next ones.
+        With a ``message_hook``, what it returns is what is hashed and written.
         """
-        encoded = encode_handshake(message)
+        encoded = self.hooked(encode_handshake(message))
         self.transcript.add(encoded)
         if self._batch is not None:
             self._batch += encoded
@@ -101,6 +105,10 @@ class HandshakeContext:
             self.records.write(ContentType.HANDSHAKE, encoded, legacy_version=legacy_version)
         self.last_message = name
         return encoded
+
+    def hooked(self, encoded: bytes) -> bytes:
+        """``encoded`` as the message hook rewrites it (unchanged without one)."""
+        return encoded if self.message_hook is None else self.message_hook(encoded[0], encoded)
 
     @contextmanager
     def one_record(self, coalesce: bool) -> Iterator[None]:

@@ -22,7 +22,7 @@ def send_key_update(ctx: HandshakeContext, *, request_peer: bool) -> None:
     protection = ctx.records.write_protection
     if protection is None:
         raise InternalError("KeyUpdate before the handshake completed")
-    ctx.records.write(ContentType.HANDSHAKE, encode_handshake(KeyUpdate(1 if request_peer else 0)))
+    ctx.records.write(ContentType.HANDSHAKE, ctx.hooked(encode_handshake(KeyUpdate(1 if request_peer else 0))))
     ctx.records.write_protection = _next_protection(
         ctx, next_traffic_secret(ctx.suite.hash_name, protection.keys.secret)
     )

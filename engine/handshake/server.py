@@ -4,21 +4,37 @@ Flight (each message in its own record): ServerHello, ChangeCipherSpec (middlebo
 compatibility, when the client sent a session id), EncryptedExtensions, Certificate,
 CertificateVerify, Finished. Randomness is drawn in s2n's order: server random,
 then the key share, then (RSA-PSS only) the signature salt.
+
+A ClientHello is read as s2n's server reads it (tls/s2n_client_hello.c,
+``s2n_parse_client_hello`` then ``s2n_process_client_hello``): the second one, after a
+HelloRetryRequest, is compared with the first (``s2n_client_hello_verify_for_retry``),
+then supported_versions, key shares and the rest are processed, the cipher suite
+chosen again (it must not change), the signature scheme and certificate chosen, and
+only while the ServerHello is written is the key share found missing
+(tls/extensions/s2n_server_key_share.c). Where s2n departs from RFC 8446, the engine
+follows it under ``Compat.lenient_client_hello`` / ``Compat.lenient_second_client_hello``.
 """
 
 from __future__ import annotations
 
+from engine.config import CertifiedKey
 from engine.crypto.key_exchange import generate_key_share
 from engine.crypto.key_schedule import KeySchedule
-from engine.crypto.signer import SignatureScheme
+from engine.crypto.signer import SignatureScheme, SigningError
 from engine.crypto.suites import suite_for
-from engine.errors import IllegalParameterError, UnsupportedExtensionError
-from engine.handshake.client_offer import TLS13, ClientOffer, read_offer
+from engine.errors import (
+    IllegalParameterError,
+    InternalError,
+    MissingExtensionError,
+    ProtocolVersionError,
+    UnsupportedExtensionError,
+)
+from engine.handshake.client_offer import TLS13, ClientOffer, read_offer, read_versions_as_s2n, s2n_version
 from engine.handshake.context import HandshakeContext, certificate_verify_digest
 from engine.handshake.names import HandshakeFlags
 from engine.handshake.negotiation import select_certificates, select_cipher_suite, select_group, select_signature
 from engine.handshake.state import Connected, State, expect
-from engine.policies import CLIENT_HELLO_EXTENSIONS
+from engine.policies import SecurityPolicy
 from engine.policies import policy as load_policy
 from engine.randomness import DrawKind
 from engine.wire.codec import Struct
@@ -35,6 +51,7 @@ from engine.wire.extensions import (
 )
 from engine.wire.handshake import (
     HELLO_RETRY_REQUEST_RANDOM,
+    S2N_PARSED_EXTENSIONS,
     Certificate,
     CertificateEntry,
     CertificateVerify,
@@ -82,25 +99,86 @@ class ExpectClientHello(State):
         """Negotiate, then send HelloRetryRequest or the whole server flight."""
         message = expect(message, ClientHello)
         ctx.version_settled = True
+        compat = ctx.config.compat
+        policy = load_policy(ctx.config.policy)
         if self._first is not None:
-            _check_second_hello(self._first, message, lenient=ctx.config.compat.lenient_second_client_hello)
+            _check_second_hello(self._first, message, lenient=compat.lenient_second_client_hello)
+        # s2n processes supported_versions before any other extension (tls/extensions/s2n_extension_type_lists.c).
+        versions_sent = (
+            _check_versions_as_s2n(ctx, message, policy, self._first) if compat.lenient_client_hello else True
+        )
+        offer = read_offer(message, lenient=compat.lenient_client_hello)
+        if self._first is not None:
+            _check_second_offer(offer, policy, versions_sent)
         _check_cookie(message, ctx.config.layout.hello_retry_cookie if self._first is not None else b"")
         ctx.received(raw, "CLIENT_HELLO")
-        offer = read_offer(message, lenient=ctx.config.compat.lenient_client_hello)
-        policy = load_policy(ctx.config.policy)
         suite = suite_for(select_cipher_suite(policy, offer.cipher_suites))
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.4
+        # = type=implementation
+        ## Servers MUST ensure that they negotiate the same cipher suite when receiving a conformant updated
+        ## ClientHello
+        if self._first is not None and ctx.negotiated.suite is not None and suite.code != ctx.negotiated.suite.code:
+            # s2n: S2N_ERR_BAD_MESSAGE (tls/s2n_client_hello.c, s2n_process_client_hello)
+            raise IllegalParameterError("the second ClientHello negotiates another cipher suite")
         ctx.negotiated.suite = suite
         ctx.transcript.choose_hash(suite.hash_name)
         ctx.negotiated.server_name = offer.server_name
         ctx.client_random = message.random
         choice = select_group(policy, offer.groups, tuple(offer.shares))
-        if self._retry_group is not None and choice.group != self._retry_group:
+        if self._first is None:
+            if choice.hello_retry:
+                return _send_hello_retry(ctx, message, choice.group)
+            return _send_flight(ctx, offer, choice.group)
+        lenient = compat.lenient_second_client_hello
+        # s2n takes any usable share the second ClientHello brings, not only one for the group it asked for.
+        if not lenient and choice.group != self._retry_group:
             raise IllegalParameterError("second ClientHello lacks the requested key share")
-        if choice.hello_retry:
-            if self._first is not None:
-                raise IllegalParameterError("second ClientHello still needs a retry")
-            return _send_hello_retry(ctx, message, choice.group)
+        # s2n finds the share missing only while writing the ServerHello, and only if the client sent
+        # a key_share extension at all; without one it answers (_send_server_hello fails after it).
+        if choice.hello_retry and (offer.key_share_present or not lenient):
+            raise IllegalParameterError("second ClientHello still needs a retry")
         return _send_flight(ctx, offer, choice.group)
+
+
+def _check_versions_as_s2n(
+    ctx: HandshakeContext, hello: ClientHello, policy: SecurityPolicy, first: ClientHello | None
+) -> bool:
+    """supported_versions as ``s2n_client_supported_versions_recv`` reads it; return whether it was sent.
+
+    A malformed extension, or one offering no version the policy accepts, makes s2n forget the
+    protocol version (``actual_protocol_version`` unknown): its protocol_version alert then goes
+    out in a TLS 1.0 record. Without the extension a first ClientHello is TLS 1.2 to s2n (which
+    the engine does not speak); a second one keeps TLS 1.3 (``_check_second_offer``).
+    """
+    versions = read_versions_as_s2n(hello, policy.minimum_version)
+    if not versions.present:
+        if first is not None and ctx.config.compat.lenient_second_client_hello:
+            return False
+        raise ProtocolVersionError("the client does not offer TLS 1.3")
+    if versions.selected is None:
+        ctx.version_settled = False  # s2n_record_protocol_version: an unknown version is written as TLS 1.0
+        raise ProtocolVersionError("supported_versions is malformed or offers no version the policy accepts")
+    if versions.selected != TLS13:
+        if first is not None:
+            # s2n: S2N_ERR_PROTOCOL_VERSION_UNSUPPORTED without queuing the protocol_version alert.
+            raise IllegalParameterError("the second ClientHello no longer offers TLS 1.3")
+        raise ProtocolVersionError("the client does not offer TLS 1.3")
+    return True
+
+
+def _check_second_offer(offer: ClientOffer, policy: SecurityPolicy, versions_sent: bool) -> None:
+    """What s2n checks of a second ClientHello while processing its extensions."""
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2
+    # = type=implementation
+    ## If a "key_share" extension was supplied in the HelloRetryRequest, replacing the list of shares with a list
+    ## containing a single KeyShareEntry from the indicated group.
+    if offer.key_share_present and offer.key_share_entries != 1:
+        # s2n_client_key_share_recv: S2N_ERR_BAD_MESSAGE unless exactly one entry (usable or not).
+        raise IllegalParameterError("the second ClientHello must carry exactly one key share")
+    # Without supported_versions s2n keeps the version it chose for the first ClientHello, but
+    # holds legacy_version (at most TLS 1.2) to the policy's minimum (s2n_process_client_hello).
+    if not versions_sent and min(s2n_version(offer.hello.legacy_version), 33) < s2n_version(policy.minimum_version):
+        raise ProtocolVersionError("the second ClientHello has no supported_versions")
 
 
 # Extensions that may change in a second ClientHello (s2n's exceptions to the RFC rule).
@@ -109,7 +187,7 @@ _MAY_CHANGE_AFTER_RETRY = frozenset({
     ExtensionType.EARLY_DATA, ExtensionType.PADDING,
 })  # fmt: skip
 # s2n compares only extensions it knows.
-_KNOWN_EXTENSIONS = frozenset(extension_type for extension_type, _ in CLIENT_HELLO_EXTENSIONS)
+_KNOWN_EXTENSIONS = S2N_PARSED_EXTENSIONS
 
 
 def _check_cookie(hello: ClientHello, sent: bytes) -> None:
@@ -150,14 +228,29 @@ def _check_second_hello(first: ClientHello, second: ClientHello, *, lenient: boo
     old, new = _extension_data(first), _extension_data(second)
     if ExtensionType.EARLY_DATA in new:
         raise IllegalParameterError("early_data after a HelloRetryRequest")
+    # s2n tells a present extension by its size, so an empty one counts as absent (lenient).
+    absent = b"" if lenient else None
     for extension_type in (_KNOWN_EXTENSIONS if lenient else set(old) | set(new)) - _MAY_CHANGE_AFTER_RETRY:
-        if old.get(extension_type) != new.get(extension_type):
+        if old.get(extension_type, absent) != new.get(extension_type, absent):
             raise IllegalParameterError(f"second ClientHello changed extension {extension_type}")
 
 
-def _in_order(bodies: dict[int, Struct], order: tuple[int, ...]) -> tuple[Extension, ...]:
-    """The extensions that have a body, in the layout's order."""
-    return tuple(Extension.of(kind, bodies[kind]) for kind in order if kind in bodies)
+# Extensions the server sends only in response to the client's (s2n_extension_send: ``is_response``).
+_RESPONSES = frozenset({ExtensionType.SUPPORTED_VERSIONS, ExtensionType.KEY_SHARE})
+
+
+def _in_order(bodies: dict[int, Struct], order: tuple[int, ...], hello: ClientHello) -> tuple[Extension, ...]:
+    """The extensions that have a body, in the layout's order; responses only to what ``hello`` requested."""
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2
+    # = type=implementation
+    ## Implementations MUST NOT send extension responses if the remote endpoint did not send the corresponding
+    ## extension requests, with the exception of the "cookie" extension in the HelloRetryRequest.
+    requested = {extension.extension_type for extension in hello.extensions}
+    return tuple(
+        Extension.of(kind, bodies[kind])
+        for kind in order
+        if kind in bodies and (kind not in _RESPONSES or kind in requested)
+    )
 
 
 def _send_hello_retry(ctx: HandshakeContext, hello: ClientHello, group: int) -> State:
@@ -169,7 +262,7 @@ def _send_hello_retry(ctx: HandshakeContext, hello: ClientHello, group: int) -> 
     }
     if layout.hello_retry_cookie:
         bodies[ExtensionType.COOKIE] = Cookie(layout.hello_retry_cookie)
-    extensions = _in_order(bodies, layout.hello_retry_extensions)
+    extensions = _in_order(bodies, layout.hello_retry_extensions, hello)
     retry = ServerHello(0x0303, HELLO_RETRY_REQUEST_RANDOM, hello.legacy_session_id, ctx.suite.code, 0, extensions)
     ctx.flags |= HandshakeFlags.HELLO_RETRY_REQUEST
     ctx.send(retry, "HELLO_RETRY_MSG")
@@ -180,17 +273,22 @@ def _send_hello_retry(ctx: HandshakeContext, hello: ClientHello, group: int) -> 
 
 def _send_server_hello(ctx: HandshakeContext, offer: ClientOffer, group: int) -> None:
     random = ctx.random.draw(32, DrawKind.PUBLIC)
-    key_share = generate_key_share(group, ctx.random)
+    bodies: dict[int, Struct] = {ExtensionType.SUPPORTED_VERSIONS: SupportedVersionsServer(TLS13)}
+    client_share = offer.shares.get(group)
+    key_share = None if client_share is None else generate_key_share(group, ctx.random)
+    if key_share is not None:
+        bodies[ExtensionType.KEY_SHARE] = KeyShareServerHello(KeyShareEntry(group, key_share.public))
     ctx.negotiated.group = group
-    bodies: dict[int, Struct] = {
-        ExtensionType.SUPPORTED_VERSIONS: SupportedVersionsServer(TLS13),
-        ExtensionType.KEY_SHARE: KeyShareServerHello(KeyShareEntry(group, key_share.public)),
-    }
-    extensions = _in_order(bodies, ctx.config.layout.server_hello_extensions)
     hello = offer.hello
+    extensions = _in_order(bodies, ctx.config.layout.server_hello_extensions, hello)
     ctx.send(ServerHello(0x0303, random, hello.legacy_session_id, ctx.suite.code, 0, extensions), "SERVER_HELLO")
+    if key_share is None or client_share is None:
+        # A second ClientHello without key_share (Compat.lenient_second_client_hello): s2n writes the ServerHello
+        # without one, then fails computing the shared secret (S2N_ERR_NULL or S2N_ERR_SAFETY, internal errors).
+        # The peer's fault, so the engine says missing_extension.
+        raise MissingExtensionError("the second ClientHello has no key_share")
     ctx.schedule = KeySchedule(ctx.suite.hash_name)
-    ctx.derive_handshake_secrets(key_share.exchange(offer.shares[group]))
+    ctx.derive_handshake_secrets(key_share.exchange(client_share))
 
 
 def _send_flight(ctx: HandshakeContext, offer: ClientOffer, group: int) -> State:
@@ -210,13 +308,20 @@ def _send_flight(ctx: HandshakeContext, offer: ClientOffer, group: int) -> State
         ctx.send(_encrypted_extensions(ctx, offer, candidates.name_matched), "ENCRYPTED_EXTENSIONS")
         entries = tuple(CertificateEntry(der, ()) for der in certificate.chain)
         ctx.send(Certificate(b"", entries), "SERVER_CERT")
-        digest = certificate_verify_digest(scheme, ctx.transcript.digest(), server=True)
-        signature = certificate.signer.sign_digest(SignatureScheme(scheme), digest, ctx.random)
-        ctx.send(CertificateVerify(scheme, signature), "SERVER_CERT_VERIFY")
+        ctx.send(CertificateVerify(scheme, _sign(ctx, scheme, certificate)), "SERVER_CERT_VERIFY")
         ctx.send(Finished(ctx.finished_verify_data(ours=True)), "SERVER_FINISHED")
     ctx.derive_application_secrets()
     ctx.use_application_keys(read=False, write=True)
     return ExpectClientFinished()
+
+
+def _sign(ctx: HandshakeContext, scheme: int, certificate: CertifiedKey) -> bytes:
+    """The CertificateVerify signature; a signer that cannot sign is our fault, not the peer's."""
+    digest = certificate_verify_digest(scheme, ctx.transcript.digest(), server=True)
+    try:
+        return certificate.signer.sign_digest(SignatureScheme(scheme), digest, ctx.random)
+    except SigningError as error:
+        raise InternalError(f"the signer failed: {error}") from None
 
 
 class ExpectClientFinished(State):

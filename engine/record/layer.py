@@ -4,13 +4,19 @@ Writing: content is cut into records of at most ``max_plaintext`` bytes (s2n's
 sizing), protected once write keys are set. Reading: records are deframed,
 decrypted with the current read keys, and handed up as (content type, payload);
 the middlebox-compatibility ChangeCipherSpec is checked and dropped here.
+
+With ``defer_sealing`` (``engine.instrument``) written records wait unsealed, each
+with the protection in force when it was written, until they are taken or sealed.
+``wire_bytes_in`` and ``wire_bytes_out`` count what crossed the transport, as s2n's
+``s2n_connection_get_wire_bytes_in``/``_out`` do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from engine.errors import RecordOverflowError, UnexpectedMessageError
+from engine.instrument import PlaintextRecord, seal_record
 from engine.record.deframer import Deframer
 from engine.record.protection import MAX_CIPHERTEXT, MAX_PLAINTEXT, RecordProtection
 
@@ -32,7 +38,7 @@ _KNOWN_TYPES = {ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT, ContentType.H
 class RecordLayer:
     """Per-connection record state: keys, sequence numbers, buffers."""
 
-    def __init__(self, max_plaintext: int, *, accept_oversized: bool = False) -> None:
+    def __init__(self, max_plaintext: int, *, accept_oversized: bool = False, defer_sealing: bool = False) -> None:
         self.max_plaintext = max_plaintext
         self._max_received_plaintext = 0xFFFF if accept_oversized else MAX_PLAINTEXT
         self.read_protection: RecordProtection | None = None
@@ -40,6 +46,10 @@ class RecordLayer:
         self.allow_change_cipher_spec = True
         self._deframer = Deframer(max(self._max_received_plaintext, MAX_CIPHERTEXT))
         self._outgoing = bytearray()
+        self.defer_sealing = defer_sealing
+        self._unsealed: list[PlaintextRecord] = []
+        self.wire_bytes_in = 0
+        self.wire_bytes_out = 0
 
     # ---- writing ----
 
@@ -47,26 +57,49 @@ class RecordLayer:
         """Queue ``content`` as one or more records (never zero-length ones)."""
         for start in range(0, max(len(content), 1), self.max_plaintext):
             fragment = content[start : start + self.max_plaintext]
-            if self.write_protection is None or content_type == ContentType.CHANGE_CIPHER_SPEC:
+            protection = None if content_type == ContentType.CHANGE_CIPHER_SPEC else self.write_protection
+            if self.defer_sealing:
+                version = legacy_version if protection is None else 0x0303
+                self._unsealed.append(PlaintextRecord(content_type, fragment, version, protection))
+            elif protection is None:
                 header = bytes([content_type]) + legacy_version.to_bytes(2, "big") + len(fragment).to_bytes(2, "big")
                 self._outgoing += header + fragment
             else:
-                self._outgoing += self.write_protection.seal(content_type, fragment)
+                self._outgoing += protection.seal(content_type, fragment)
 
     def write_change_cipher_spec(self) -> None:
         """The middlebox-compatibility ChangeCipherSpec record (RFC 8446 appendix D.4)."""
-        self._outgoing += bytes([ContentType.CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1])
+        if self.defer_sealing:
+            self._unsealed.append(PlaintextRecord(ContentType.CHANGE_CIPHER_SPEC, b"\x01", 0x0303, None))
+        else:
+            self._outgoing += bytes([ContentType.CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1])
 
     def take_outgoing(self) -> bytes:
-        """Everything queued, for the transport."""
+        """Everything queued, for the transport (records still unsealed are sealed as they are)."""
+        if self._unsealed:
+            self._outgoing += b"".join(seal_record(record) for record in self._unsealed)
+            self._unsealed.clear()
         data = bytes(self._outgoing)
         self._outgoing.clear()
+        self.wire_bytes_out += len(data)
+        return data
+
+    def take_unsealed(self) -> list[PlaintextRecord]:
+        """The records written since the last call, not yet sealed (only with ``defer_sealing``)."""
+        records, self._unsealed = self._unsealed, []
+        return records
+
+    def seal(self, records: Sequence[PlaintextRecord], padding: int | None = None) -> bytes:
+        """Wire bytes for ``records``, in order; they count as sent (``wire_bytes_out``)."""
+        data = b"".join(seal_record(record, padding) for record in records)
+        self.wire_bytes_out += len(data)
         return data
 
     # ---- reading ----
 
     def feed(self, data: bytes) -> None:
         """Bytes from the peer."""
+        self.wire_bytes_in += len(data)
         self._deframer.feed(data)
 
     @property

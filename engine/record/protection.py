@@ -43,11 +43,15 @@ class RecordProtection:
         self.sequence += 1
         return nonce
 
-    def seal(self, content_type: int, content: bytes, padding: int = 0) -> bytes:
-        """Encrypt ``TLSInnerPlaintext(content, type, zeros)`` into a whole record."""
+    def seal(self, content_type: int, content: bytes, padding: int = 0, *, legacy_version: int = 0x0303) -> bytes:
+        """Encrypt ``TLSInnerPlaintext(content, type, zeros)`` into a whole record.
+
+        ``legacy_version`` is the outer header's (always 0x0303 from the engine itself;
+        the fuzzing harness may seal others, see ``engine.instrument``).
+        """
         inner = content + bytes([content_type]) + bytes(padding)
         length = len(inner) + self.suite.tag_len
-        header = bytes([_APPLICATION_DATA, 3, 3]) + length.to_bytes(2, "big")
+        header = bytes([_APPLICATION_DATA]) + legacy_version.to_bytes(2, "big") + length.to_bytes(2, "big")
         return header + self._aead.encrypt(self._nonce(), inner, header)
 
     def open(self, header: bytes, encrypted_record: bytes) -> tuple[int, bytes]:

@@ -42,6 +42,7 @@ __all__ = [
     "DOWNGRADE_TLS12_SUFFIX",
     "HANDSHAKE_HEADER_SIZE",
     "HELLO_RETRY_REQUEST_RANDOM",
+    "S2N_PARSED_EXTENSIONS",
     "Certificate",
     "CertificateEntry",
     "CertificateRequest",
@@ -308,11 +309,14 @@ def decode_handshake_body(msg_type: int, body: bytes | memoryview) -> HandshakeM
     return message_class.decode(body)
 
 
-# The extension types s2n-tls parses (tls/extensions/s2n_extension_type.h); it skips any
-# other type before its duplicate check, so repeats of those are accepted.
-_S2N_PARSED_EXTENSIONS = frozenset({
+S2N_PARSED_EXTENSIONS = frozenset({
     0, 1, 5, 10, 11, 13, 16, 18, 23, 35, 41, 42, 43, 44, 45, 47, 51, 57, 0xFE01, 13172, 0xFF01,
 })  # fmt: skip
+"""The extension types s2n-tls parses (``s2n_supported_extensions``, tls/extensions/s2n_extension_type.h).
+
+s2n skips any other type before its duplicate check, so repeats of those are accepted, and
+compares only these between a ClientHello and the one after a HelloRetryRequest.
+"""
 
 
 def _s2n_extension_block(reader: Reader) -> tuple[tuple[Extension, ...], bool]:
@@ -325,7 +329,7 @@ def _s2n_extension_block(reader: Reader) -> tuple[tuple[Extension, ...], bool]:
     while block.remaining:
         extension_type = block.uint(2)
         extension = Extension(extension_type, bytes(block.vector(2)))
-        if extension_type in _S2N_PARSED_EXTENSIONS:
+        if extension_type in S2N_PARSED_EXTENSIONS:
             if extension_type in seen:
                 raise IllegalParameterError(f"duplicate extension {extension_type}")
             seen.add(extension_type)

@@ -18,10 +18,9 @@ def _connections_at(step: int) -> tuple[TLSConnection, TLSConnection]:
     server = engine_connection("default_tls13", "ecdsa-p256", 1, client=False)
     client.start()
     for flight in range(step):
-        if flight % 2 == 0:
-            server.receive_data(client.data_to_send())
-        else:
-            client.receive_data(server.data_to_send())
+        sender, receiver = (client, server) if flight % 2 == 0 else (server, client)
+        if data := sender.data_to_send():  # receive_data(b"") would mean EOF
+            receiver.receive_data(data)
     return client, server
 
 

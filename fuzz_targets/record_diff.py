@@ -1,0 +1,16 @@
+#!/usr/bin/env python3
+"""Record-layer differential: mutated protected records; both decrypt to the same plaintext or reject alike.
+
+Run it through ``tlsdiff fuzz record_diff`` (progress, findings by signature), or bare with
+libFuzzer's flags (``fuzz_targets/record_diff.py CORPUS_DIR -runs=1000``), as OSS-Fuzz does.
+"""
+
+import sys
+
+import atheris
+
+with atheris.instrument_imports(include=["engine", "tlsdiff"]):
+    from tlsdiff.fuzzing import run_target
+
+if __name__ == "__main__":
+    run_target("record_diff", sys.argv)

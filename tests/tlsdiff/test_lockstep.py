@@ -1,0 +1,79 @@
+"""The lockstep driver and the oracle against C s2n-tls: agreement where the two agree, named divergences where not."""
+
+from __future__ import annotations
+
+import traceback
+
+import pytest
+
+from tlsdiff.fuzz_scenario import Action, Event, Mutation, Peer, Scenario, Stage
+from tlsdiff.harness import Role
+from tlsdiff.lockstep import run_scenario
+from tlsdiff.oracle import DivergenceError, Tier, divergence_error_class
+
+pytestmark = pytest.mark.openssl_engine
+
+_CONVERSATION = (
+    Event(Action.PEER_DATA, 5120),
+    Event(Action.TARGET_DATA, 20000),
+    Event(Action.TARGET_KEY_UPDATE, 0),
+    Event(Action.PEER_DATA, 300, 7),
+    Event(Action.PEER_CLOSE),
+)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario(),
+        Scenario(role=Role.CLIENT, cert_type="rsa-2048", seed=3),
+        Scenario(policy="20250211", peer_policy="default_tls13", cert_type="ecdsa-p384", seed=4),
+        Scenario(role=Role.CLIENT, policy="default_tls13", peer_policy="20250211", cert_type="ecdsa-p384"),
+        Scenario(peer=Peer.S2N, seed=5),
+        Scenario(role=Role.CLIENT, peer=Peer.S2N, seed=6),
+        Scenario(chunk=3, seed=7),
+        Scenario(seed=8, events=_CONVERSATION),
+        Scenario(role=Role.CLIENT, seed=9, events=(*_CONVERSATION[:2], Event(Action.TARGET_CLOSE))),
+    ],
+    ids=["server", "client", "server-hrr", "client-hrr", "s2n-peer", "client-s2n-peer", "chunked", "conversation",
+         "client-conversation"],
+)  # fmt: skip
+def test_the_engine_and_s2n_agree_on_unmutated_scenarios(scenario: Scenario) -> None:
+    result = run_scenario(scenario)
+    assert result.divergence is None, result.divergence
+    assert result.handshake_complete
+    assert len(result.steps) >= 2
+
+
+def test_a_corrupted_finished_is_refused_alike() -> None:
+    # A bit flipped in the client's protected Finished: both servers fail the record's MAC.
+    flip = Mutation(Stage.WIRE, flight=1, target=1, op=1, value=40)
+    result = run_scenario(Scenario(seed=10, mutations=(flip,)))
+    assert result.divergence is None
+    assert not result.handshake_complete
+
+
+def test_the_rfc_switches_show_as_an_alert_divergence() -> None:
+    # s2n answers a bad record MAC with close_notify (Compat.generic_close_notify); the RFC engine with bad_record_mac.
+    flip = Mutation(Stage.WIRE, flight=1, target=1, op=1, value=40)
+    result = run_scenario(Scenario(seed=10, mutations=(flip,)), target_compat="rfc")
+    divergence = result.divergence
+    assert divergence is not None
+    assert divergence.tier is Tier.ALERT
+    assert divergence.engine.error == "BadRecordMacError" and divergence.s2n.error == "S2N_ERR_DECRYPT"
+    assert divergence.signature.startswith("alert/server/flight1/alert/")
+
+
+def test_each_signature_has_its_own_stable_exception_class_raised_from_a_frame_of_its_name() -> None:
+    first = divergence_error_class("bytes/server/flight0/ServerHello/ServerHello.random")
+    assert first is divergence_error_class("bytes/server/flight0/ServerHello/ServerHello.random")
+    assert first is not divergence_error_class("bytes/server/flight0/ServerHello/ServerHello.session_id")
+    assert first.__name__.startswith("Divergence_bytes_server_flight0_ServerHello_ServerHello_random_")
+    flip = Mutation(Stage.WIRE, flight=1, target=1, op=1, value=40)
+    divergence = run_scenario(Scenario(seed=10, mutations=(flip,)), target_compat="rfc").divergence
+    assert divergence is not None
+    with pytest.raises(DivergenceError) as caught:
+        divergence.raise_error()
+    assert type(caught.value).__name__ == divergence.error().__class__.__name__
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    assert frames[-1].name == type(caught.value).__name__

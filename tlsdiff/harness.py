@@ -1,0 +1,414 @@
+"""The harness's public endpoints: one interface over an engine connection and an s2n connection.
+
+An endpoint is built from a ``Setup`` (role, policy, certificate, seed, compatibility
+switches, message layout) and driven with verbs that each return an ``Outcome``: the
+bytes it wrote in answer, and a normalised status. The normalisation is the point: a
+peer's fatal alert, a close_notify, a rejection and a plain answer mean the same thing
+whichever implementation reports them, so the oracle compares like with like::
+
+    with open_endpoint(Setup(Role.SERVER, "default_tls13", "ecdsa-p256", 7), "s2n") as server:
+        outcome = server.deliver(client_hello_bytes)
+        outcome.status, outcome.records, outcome.error
+
+s2n configs (tens of milliseconds each) and engine configs are built once per setup
+and reused; each connection still gets its own seeded randomness and key log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from functools import cache
+from typing import Protocol
+
+from cryptography import x509
+
+from engine.config import CertifiedKey, Compat, EngineConfig, MessageLayout
+from engine.connection import AlertReceived, ConnectionClosed, DataReceived, HandshakeComplete, TLSConnection
+from engine.crypto.signer import KeySigner
+from engine.errors import TLSError
+from engine.randomness import SeededRandomSource, StreamLabel
+from s2n_bridge import Config, Connection, Mode, S2NAlertError, S2NClosedError, S2NError, ServerCertificate
+from tlsdiff.certs import CertSpec, certificate_for
+from tlsdiff.errors_table import meaning_of
+
+__all__ = [
+    "COMPAT_MODES",
+    "Endpoint",
+    "Outcome",
+    "Role",
+    "Setup",
+    "Status",
+    "engine_config",
+    "open_endpoint",
+    "open_engine",
+    "split_records",
+]
+
+COMPAT_MODES = {"s2n": Compat.s2n(), "rfc": Compat.rfc()}
+_HEADER = 5
+
+
+class Role(StrEnum):
+    """Which side of the handshake an endpoint plays."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class Status(StrEnum):
+    """Where an endpoint stands after a verb, in the same words for both implementations."""
+
+    WAITING = "waiting"  # answered (maybe with nothing); the handshake goes on
+    COMPLETE = "complete"  # the handshake is complete; application data may flow
+    FAILED = "failed"  # it rejected what it was given (its alert, if any, is in the output)
+    PEER_ALERT = "peer_alert"  # the peer's fatal alert ended the connection
+    PEER_CLOSED = "peer_closed"  # the peer's close_notify arrived
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What both implementations of one side are given."""
+
+    role: Role
+    policy: str
+    cert_type: str
+    seed: int
+    compat: str = "s2n"  # a key of COMPAT_MODES; s2n itself has only its own behaviour
+    layout: MessageLayout = field(default_factory=MessageLayout)
+    alpn: tuple[str, ...] = ()
+    server_name: str | None = "localhost"
+    verify: bool = True
+    served: tuple[CertSpec, ...] = ()
+
+    @property
+    def certificates(self) -> tuple[CertSpec, ...]:
+        """The server's certificates, first added first."""
+        return self.served or (CertSpec(self.cert_type),)
+
+    @property
+    def is_client(self) -> bool:
+        """Whether this side is the client."""
+        return self.role is Role.CLIENT
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an endpoint did with one verb."""
+
+    implementation: str
+    status: Status
+    output: bytes
+    error: str = ""  # the engine's TLSError class or s2n's error name; "" when none
+    peer_alert: int | None = None
+    data: bytes = b""  # application data that arrived
+    handshake_type: str = ""
+    last_message: str = ""
+    protocol: str = ""  # the negotiated version as s2n names it ("TLSv1.3"), "NONE" before
+
+    @property
+    def records(self) -> list[bytes]:
+        """The output cut into whole records (a partial tail is kept as the last item)."""
+        return split_records(self.output)
+
+    @property
+    def meaning(self) -> str:
+        """The error's meaning shared by both implementations (errors_table), or "" when none."""
+        return meaning_of(self.error)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the connection is over (failed, alerted or closed by the peer)."""
+        return self.status in (Status.FAILED, Status.PEER_ALERT, Status.PEER_CLOSED)
+
+
+def split_records(data: bytes) -> list[bytes]:
+    """Cut a byte stream into records by their headers; bytes that make no whole record stay as one item."""
+    records: list[bytes] = []
+    offset = 0
+    while offset + _HEADER <= len(data):
+        end = offset + _HEADER + int.from_bytes(data[offset + 3 : offset + 5], "big")
+        if end > len(data):
+            break
+        records.append(data[offset:end])
+        offset = end
+    if offset < len(data):
+        records.append(data[offset:])
+    return records
+
+
+class Endpoint(Protocol):
+    """The verbs the lockstep driver needs; each returns what the endpoint wrote and where it stands."""
+
+    implementation: str
+    key_log: list[bytes]
+
+    def start(self) -> Outcome: ...
+    def deliver(self, data: bytes, *, eof: bool = False) -> Outcome: ...
+    def send(self, data: bytes) -> Outcome: ...
+    def key_update(self, *, request_peer: bool) -> Outcome: ...
+    def close(self) -> Outcome: ...
+
+
+# ---- s2n ----
+
+
+class _KeyLogRouter:
+    """A cached s2n config logs to whichever connection of it is current."""
+
+    def __init__(self) -> None:
+        self.sink: list[bytes] | None = None
+
+    def __call__(self, line: bytes) -> None:
+        if self.sink is not None:
+            self.sink.append(line)
+
+
+@dataclass
+class _CachedConfig:
+    config: Config
+    router: _KeyLogRouter
+
+
+@cache
+def _s2n_config(setup: Setup) -> _CachedConfig:
+    router = _KeyLogRouter()
+    if setup.is_client:
+        ca_pem = certificate_for(setup.cert_type).ca_pem
+        config = Config(setup.policy, trust_pem=ca_pem, verify=setup.verify, alpn=setup.alpn, key_log=router)
+        return _CachedConfig(config, router)
+    served = [
+        ServerCertificate(bundle.chain_pem, signer=KeySigner(bundle.private_key))
+        for bundle in (certificate.bundle() for certificate in setup.certificates)
+    ]
+    return _CachedConfig(Config(setup.policy, certificates=served, alpn=setup.alpn, key_log=router), router)
+
+
+def _s2n_key(setup: Setup) -> Setup:
+    # s2n has one behaviour: the engine's switches and layout do not give it another config.
+    return replace(setup, compat="s2n", layout=MessageLayout(), seed=0)
+
+
+class _S2NEndpoint:
+    implementation = "s2n"
+
+    def __init__(self, connection: Connection, cached: _CachedConfig, key_log: list[bytes]) -> None:
+        self._connection = connection
+        self._cached = cached
+        self.key_log = key_log
+        self._complete = False
+        self._ended: Outcome | None = None
+
+    def _guarded(self, action: Callable[[], Outcome]) -> Outcome:
+        if self._ended is not None:
+            return replace(self._ended, output=b"", data=b"")
+        self._cached.router.sink = self.key_log
+        try:
+            return action()
+        except S2NAlertError as error:
+            return self._end(Status.PEER_ALERT, error.name, peer_alert=error.alert)
+        except S2NClosedError as error:
+            return self._end(Status.PEER_CLOSED, error.name)
+        except S2NError as error:
+            return self._end(Status.FAILED, error.name, alert=True)
+        finally:
+            self._cached.router.sink = None
+
+    def _advance(self) -> Outcome:
+        """Negotiate until blocked; once complete, read what arrived (post-handshake messages, data, close)."""
+        if not self._complete:
+            self._complete = self._connection.negotiate()
+        received = bytearray()
+        while self._complete and (chunk := self._connection.recv()) is not None:
+            if chunk == b"":
+                self._connection.shutdown_send()  # answer close_notify with close_notify
+                return self._end(Status.PEER_CLOSED, "", data=bytes(received))
+            received += chunk
+        status = Status.COMPLETE if self._complete else Status.WAITING
+        return self._outcome(status, self._connection.take_outgoing(), data=bytes(received))
+
+    def _outcome(self, status: Status, output: bytes, *, error: str = "", **extra: object) -> Outcome:
+        info = self._connection.info()
+        return Outcome(
+            "s2n", status, output, error, handshake_type=info.handshake_type, last_message=info.last_message,
+            protocol=info.protocol, **extra,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    def _end(self, status: Status, error: str, *, alert: bool = False, **extra: object) -> Outcome:
+        output = self._connection.take_outgoing()
+        if alert:
+            output += self._connection.send_pending_alert()
+        self._ended = self._outcome(status, output, error=error, **extra)
+        return self._ended
+
+    def start(self) -> Outcome:
+        return self._guarded(self._advance)
+
+    def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
+        self._connection.feed(data)
+        if eof:
+            self._connection.feed_eof()
+        return self._guarded(self._advance)
+
+    def send(self, data: bytes) -> Outcome:
+        def write() -> Outcome:
+            offset = 0
+            while offset < len(data):
+                offset += self._connection.send(data[offset:])
+            return self._outcome(Status.COMPLETE, self._connection.take_outgoing())
+
+        return self._guarded(write)
+
+    def key_update(self, *, request_peer: bool) -> Outcome:
+        def request() -> Outcome:
+            # s2n writes the KeyUpdate with the next record it sends; the engine writes it at once.
+            self._connection.request_key_update(peer_update=request_peer)
+            return self._outcome(Status.COMPLETE, self._connection.take_outgoing())
+
+        return self._guarded(request)
+
+    def close(self) -> Outcome:
+        def shut() -> Outcome:
+            self._connection.shutdown_send()
+            return self._outcome(Status.COMPLETE, self._connection.take_outgoing())
+
+        return self._guarded(shut)
+
+
+# ---- engine ----
+
+
+def _certified_key(spec: CertSpec) -> CertifiedKey:
+    from cryptography.hazmat.primitives.serialization import Encoding  # noqa: PLC0415
+
+    bundle = spec.bundle()
+    leaf = x509.load_pem_x509_certificate(bundle.chain_pem).public_bytes(Encoding.DER)
+    return CertifiedKey((leaf,), KeySigner(bundle.private_key))
+
+
+@cache
+def engine_config(setup: Setup) -> EngineConfig:
+    """The engine configuration for ``setup``, built once and shared by every connection of it."""
+    alpn = tuple(name.encode() for name in setup.alpn)
+    common = {"compat": COMPAT_MODES[setup.compat], "layout": setup.layout, "alpn": alpn}
+    if setup.is_client:
+        anchor = x509.load_pem_x509_certificate(certificate_for(setup.cert_type).ca_pem)
+        return EngineConfig(setup.policy, trust_anchors=(anchor,), verify=setup.verify, **common)  # type: ignore[arg-type]
+    served = tuple(_certified_key(certificate) for certificate in setup.certificates)
+    return EngineConfig(setup.policy, certificates=served, **common)  # type: ignore[arg-type]
+
+
+class _EngineEndpoint:
+    implementation = "engine"
+
+    def __init__(
+        self, connection: TLSConnection, key_log: list[bytes], take_output: Callable[[], bytes] | None = None
+    ) -> None:
+        self.connection = connection
+        self.key_log = key_log
+        # A peer whose flights the harness mutates takes its output through its own hook.
+        self._take_output = take_output or connection.data_to_send
+        self._ended: Outcome | None = None
+
+    def _outcome(self, status: Status, *, error: str = "", **extra: object) -> Outcome:
+        connection = self.connection
+        if status is Status.WAITING and connection.handshake_complete:
+            status = Status.COMPLETE
+        info = connection.info()
+        return Outcome(
+            "engine", status, self._take_output(), error, handshake_type=info.handshake_type,
+            last_message=info.last_message, protocol=info.protocol, **extra,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    def _guarded(self, verb: str, data: bytes = b"", *, request_peer: bool = False) -> Outcome:
+        if self._ended is not None:
+            return replace(self._ended, output=b"", data=b"")
+        try:
+            return self._verb(verb, data, request_peer)
+        except TLSError as error:
+            self._ended = self._outcome(Status.FAILED, error=type(error).__name__)
+            return self._ended
+
+    def _verb(self, verb: str, data: bytes, request_peer: bool) -> Outcome:
+        connection = self.connection
+        if verb == "start":
+            connection.start()
+        elif verb == "send":
+            connection.send(data)
+        elif verb == "key_update":
+            connection.key_update(request_peer=request_peer)
+        elif verb == "close":
+            connection.close()
+        else:
+            return self._receive(data)
+        return self._outcome(Status.WAITING)
+
+    def _receive(self, data: bytes) -> Outcome:
+        received = bytearray()
+        for event in self.connection.receive_data(data):
+            if isinstance(event, DataReceived):
+                received += event.data
+            elif isinstance(event, AlertReceived):
+                self._ended = self._outcome(Status.PEER_ALERT, peer_alert=event.description, data=bytes(received))
+                return self._ended
+            elif isinstance(event, ConnectionClosed):
+                self.connection.close()  # answer close_notify with close_notify, as s2n_shutdown does
+                self._ended = self._outcome(Status.PEER_CLOSED, data=bytes(received))
+                return self._ended
+            elif isinstance(event, HandshakeComplete):
+                pass
+        return self._outcome(Status.WAITING, data=bytes(received))
+
+    def start(self) -> Outcome:
+        return self._guarded("start")
+
+    def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
+        outcome = self._guarded("deliver", data)
+        if eof and not outcome.ended:
+            outcome = self._guarded("deliver", b"")
+        return outcome
+
+    def send(self, data: bytes) -> Outcome:
+        return self._guarded("send", data)
+
+    def key_update(self, *, request_peer: bool) -> Outcome:
+        return self._guarded("key_update", request_peer=request_peer)
+
+    def close(self) -> Outcome:
+        return self._guarded("close")
+
+
+def open_engine(
+    setup: Setup, take_output: Callable[[TLSConnection], bytes] | None = None, **connection_options: object
+) -> _EngineEndpoint:
+    """An engine endpoint for ``setup``; ``take_output`` replaces ``data_to_send`` (a mutating peer's hook);
+    extra keyword options go to ``TLSConnection``."""
+    key_log: list[bytes] = []
+    connection = TLSConnection(
+        engine_config(setup),
+        client=setup.is_client,
+        random=SeededRandomSource(setup.seed, StreamLabel.CLIENT if setup.is_client else StreamLabel.SERVER),
+        server_name=setup.server_name if setup.is_client else None,
+        key_log=key_log.append,
+        **connection_options,  # type: ignore[arg-type]
+    )
+    taker = (lambda: take_output(connection)) if take_output is not None else None
+    return _EngineEndpoint(connection, key_log, taker)
+
+
+@contextmanager
+def open_endpoint(setup: Setup, implementation: str) -> Iterator[Endpoint]:
+    """An endpoint of ``implementation`` ("engine" or "s2n") for ``setup``; s2n's is freed when the block ends."""
+    if implementation == "engine":
+        yield open_engine(setup)
+        return
+    if implementation != "s2n":
+        raise ValueError(f"unknown implementation {implementation!r} (engine or s2n)")
+    cached = _s2n_config(_s2n_key(setup))
+    mode = Mode.CLIENT if setup.is_client else Mode.SERVER
+    name = setup.server_name if setup.is_client else None
+    with ExitStack() as stack:
+        connection = stack.enter_context(Connection(cached.config, mode, seed=setup.seed, server_name=name))
+        yield _S2NEndpoint(connection, cached, [])

@@ -1,0 +1,283 @@
+"""The lockstep driver: the side under test runs twice, engine and s2n, seeded alike, against one peer.
+
+Every flight of the peer goes to both targets; their answers are compared by the oracle
+before the peer sees them (identical targets give identical keys, so the peer's next
+flight is valid for both). The first divergence ends the run. After the handshake the
+scenario's events run the same way (application data, KeyUpdate, alerts, close, EOF).
+
+    result = run_scenario(Scenario(role=Role.SERVER, policy="default_tls13", seed=7))
+    result.divergence        # None: the two agreed at every step
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+
+from tlsdiff.fuzz_scenario import Action, Event, Peer, Scenario
+from tlsdiff.harness import Endpoint, Outcome, Role, Setup, Status, open_endpoint, open_engine
+from tlsdiff.locate import locate
+from tlsdiff.oracle import Divergence, compare
+from tlsdiff.peer import MutatingPeer
+
+__all__ = ["MAX_DATA", "RunResult", "run_scenario", "target_direction"]
+
+MAX_DATA = 1 << 15  # an event's data size is taken modulo this, to keep one run short
+_MAX_ROUNDS = 12  # a TLS 1.3 handshake takes at most 4 flights each way; more means a loop
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one lockstep run did: the divergence (None: agreement), both conversations, every key log."""
+
+    scenario: Scenario
+    divergence: Divergence | None
+    steps: tuple[str, ...]
+    transfers: dict[str, list[tuple[str, bytes]]]  # "engine" / "s2n": the peer's view of each target
+    key_logs: dict[str, list[bytes]]  # "peer", "engine", "s2n"
+    handshake_complete: bool
+
+
+def target_direction(role: Role) -> str:
+    """The direction the targets write in."""
+    return "server->client" if role is Role.SERVER else "client->server"
+
+
+def _step_name(step: str, round_number: int) -> str:
+    """``flight`` rounds are numbered from 0; an event's first round is the event itself, then ``+1``, ``+2``."""
+    if step == "flight":
+        return f"flight{round_number}"
+    return step if round_number == 0 else f"{step}+{round_number}"
+
+
+def _payload(size: int) -> bytes:
+    size %= MAX_DATA
+    return (bytes(range(256)) * (size // 256 + 1))[:size]
+
+
+def _merge(first: Outcome, second: Outcome) -> Outcome:
+    """Two verbs in a row seen as one step: outputs and data joined, the later status."""
+    return replace(second, output=first.output + second.output, data=first.data + second.data)
+
+
+def _deliver(target: Endpoint, data: bytes, chunk: int, *, eof: bool = False) -> Outcome:
+    pieces = [data[start : start + chunk] for start in range(0, len(data), chunk)] if chunk and data else [data]
+    outcome = target.deliver(pieces[0], eof=eof and len(pieces) == 1)
+    for index, piece in enumerate(pieces[1:], start=2):
+        if outcome.ended:
+            break
+        outcome = _merge(outcome, target.deliver(piece, eof=eof and index == len(pieces)))
+    return outcome
+
+
+@dataclass
+class _Run:
+    scenario: Scenario
+    engine: Endpoint
+    s2n: Endpoint
+    peer: Endpoint
+    mutating: MutatingPeer | None
+    steps: list[str] = field(default_factory=list)
+    transfers: dict[str, list[tuple[str, bytes]]] = field(default_factory=lambda: {"engine": [], "s2n": []})
+    complete: bool = False
+
+    @property
+    def _to_target(self) -> str:
+        return "client->server" if self.scenario.role is Role.SERVER else "server->client"
+
+    @property
+    def _to_peer(self) -> str:
+        return target_direction(self.scenario.role)
+
+    def _check(self, step: str, engine: Outcome, s2n: Outcome) -> Divergence | None:
+        self.steps.append(step)
+        for name, outcome in (("engine", engine), ("s2n", s2n)):
+            if outcome.output:
+                self.transfers[name].append((self._to_peer, outcome.output))
+        self.complete = engine.status is Status.COMPLETE and s2n.status is Status.COMPLETE
+        return compare(self.scenario.role, step, engine, s2n, self._locate)
+
+    def _locate(self, engine: Outcome, s2n: Outcome) -> tuple[str, str, tuple[str, ...]]:
+        key_logs = {"peer": self.peer.key_log, "engine": self.engine.key_log, "s2n": self.s2n.key_log}
+        difference, _, _ = locate(self.transfers, key_logs, self._to_peer)
+        if difference is None:  # the outputs differ only in how they were cut into writes
+            return "record", "stream", ()
+        return difference.message, difference.field_path, (f"first differing record: {difference.index}",)
+
+    def _record_peer(self, wire: bytes) -> None:
+        for name in ("engine", "s2n"):
+            self.transfers[name].append((self._to_target, wire))
+
+    def exchange(self, step: str, wire: bytes, *, eof: bool = False) -> tuple[Divergence | None, bool]:
+        """The peer's bytes to both targets and back until nobody has more to say; (divergence, ended)."""
+        for round_number in range(_MAX_ROUNDS):
+            if not wire and not eof:
+                return None, False
+            self._record_peer(wire)
+            name = _step_name(step, round_number)
+            chunk = self.scenario.chunk
+            engine, s2n = _deliver(self.engine, wire, chunk, eof=eof), _deliver(self.s2n, wire, chunk, eof=eof)
+            divergence = self._check(name, engine, s2n)
+            if divergence is not None or engine.ended:
+                return divergence, True
+            wire, eof = self._answer(engine.output), False
+        return None, False
+
+    def _answer(self, target_output: bytes) -> bytes:
+        """Hand the targets' (identical) answer to the peer; return what the peer says next."""
+        if not target_output:
+            return b""
+        return self.peer.deliver(target_output).output
+
+    def targets_act(
+        self, step: str, engine: Outcome, s2n: Outcome, reply: str | None = None
+    ) -> tuple[Divergence | None, bool]:
+        """The targets spoke first (ClientHello, data, KeyUpdate, close): compare, then let the peer answer."""
+        divergence = self._check(step, engine, s2n)
+        if divergence is not None or engine.ended:
+            return divergence, True
+        return self.exchange(reply or f"{step}:reply", self._answer(engine.output))
+
+    def handshake(self) -> tuple[Divergence | None, bool]:
+        """Steps: ``start`` (a client target's ClientHello), then ``flight0``, ``flight1``... (the peer's flights)."""
+        if self.scenario.role is Role.CLIENT:
+            return self.targets_act("start", self.engine.start(), self.s2n.start(), reply="flight")
+        return self.exchange("flight", self.peer.start().output)
+
+    def event(self, index: int, event: Event) -> tuple[Divergence | None, bool]:
+        step = f"event{index}:{event.action.name.lower()}"
+        action, data = event.action, _payload(event.size)
+        if action is Action.PEER_DATA:
+            return self.exchange(step, self._peer_send(data, event.chunk))
+        if action is Action.PEER_KEY_UPDATE:
+            update = self.peer.key_update(request_peer=event.size % 2 == 1)
+            return self.exchange(step, update.output + self.peer.send(data or b"k").output)
+        if action is Action.PEER_CLOSE:
+            return self.exchange(step, self.peer.close().output)
+        if action is Action.PEER_ALERT:
+            return self.exchange(step, self.mutating.alert(event.size % 256) if self.mutating else b"")
+        if action is Action.PEER_EOF:
+            return self.exchange(step, b"", eof=True)
+        return self._target_event(step, action, data, event.size % 2 == 1)
+
+    def _peer_send(self, data: bytes, chunk: int) -> bytes:
+        if not chunk:
+            return self.peer.send(data).output
+        return b"".join(self.peer.send(data[start : start + chunk]).output for start in range(0, len(data), chunk))
+
+    def _target_event(self, step: str, action: Action, data: bytes, request: bool) -> tuple[Divergence | None, bool]:
+        if action is Action.TARGET_DATA:
+            return self.targets_act(step, self.engine.send(data), self.s2n.send(data))
+        if action is Action.TARGET_CLOSE:
+            return self.targets_act(step, self.engine.close(), self.s2n.close())
+        # TARGET_KEY_UPDATE: s2n writes its KeyUpdate with the next record, so the step is "update, then send".
+        engine = _merge(self.engine.key_update(request_peer=request), self.engine.send(data or b"k"))
+        s2n = _merge(self.s2n.key_update(request_peer=request), self.s2n.send(data or b"k"))
+        return self.targets_act(step, engine, s2n)
+
+
+def _setups(scenario: Scenario, target_compat: str) -> tuple[Setup, Setup]:
+    target = Setup(scenario.role, scenario.policy, scenario.cert_type, scenario.seed, compat=target_compat)
+    peer_role = Role.CLIENT if scenario.role is Role.SERVER else Role.SERVER
+    peer = Setup(peer_role, scenario.peer_policy or scenario.policy, scenario.cert_type, scenario.seed,
+                 compat=scenario.peer_compat)  # fmt: skip
+    return target, peer
+
+
+class _Echo:
+    """Stands in for s2n in an engine-only run: answers each verb with the engine's outcome of the same verb."""
+
+    implementation = "engine"
+
+    def __init__(self, engine: Endpoint) -> None:
+        self._engine = engine
+        self.key_log = engine.key_log
+        self.last: Outcome | None = None
+
+    def _record(self, outcome: Outcome) -> Outcome:
+        self.last = outcome
+        return outcome
+
+    def start(self) -> Outcome:
+        return self._echo()
+
+    def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
+        return self._echo()
+
+    def send(self, data: bytes) -> Outcome:
+        return self._echo()
+
+    def key_update(self, *, request_peer: bool) -> Outcome:
+        return self._echo()
+
+    def close(self) -> Outcome:
+        return self._echo()
+
+    def _echo(self) -> Outcome:
+        return self.last if self.last is not None else Outcome("engine", Status.WAITING, b"")
+
+
+class _Recorded:
+    """An engine endpoint whose every outcome its ``_Echo`` repeats."""
+
+    implementation = "engine"
+
+    def __init__(self, engine: Endpoint, echo: _Echo) -> None:
+        self._engine, self._echo = engine, echo
+        self.key_log = engine.key_log
+
+    def start(self) -> Outcome:
+        return self._echo._record(self._engine.start())
+
+    def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
+        return self._echo._record(self._engine.deliver(data, eof=eof))
+
+    def send(self, data: bytes) -> Outcome:
+        return self._echo._record(self._engine.send(data))
+
+    def key_update(self, *, request_peer: bool) -> Outcome:
+        return self._echo._record(self._engine.key_update(request_peer=request_peer))
+
+    def close(self) -> Outcome:
+        return self._echo._record(self._engine.close())
+
+
+@contextmanager
+def _endpoints(scenario: Scenario, engine_only: str | None, target_compat: str) -> Iterator[_Run]:
+    target_setup, peer_setup = _setups(scenario, target_compat)
+    with ExitStack() as stack:
+        engine: Endpoint
+        s2n: Endpoint
+        if engine_only is not None:
+            echo = _Echo(open_engine(replace(target_setup, compat=engine_only)))
+            engine, s2n = _Recorded(echo._engine, echo), echo
+        else:
+            engine = open_engine(target_setup)
+            s2n = stack.enter_context(open_endpoint(target_setup, "s2n"))
+        mutating: MutatingPeer | None = None
+        if scenario.peer is Peer.S2N:
+            peer = stack.enter_context(open_endpoint(peer_setup, "s2n"))
+        else:
+            mutating = MutatingPeer(peer_setup, scenario.mutations)
+            peer = mutating.endpoint
+        yield _Run(scenario, engine, s2n, peer, mutating)
+
+
+def run_scenario(scenario: Scenario, *, engine_only: str | None = None, target_compat: str = "s2n") -> RunResult:
+    """Run ``scenario`` in lockstep and return the first divergence, if any, with everything needed to report it.
+
+    ``target_compat`` gives the engine target other switches than s2n's (``"rfc"``: every
+    place where the RFC and s2n part shows as a divergence). With ``engine_only`` (a compat
+    mode name) no s2n target runs: the engine alone, with those switches, meets the peer
+    (the robustness target: only exceptions matter there).
+    """
+    with _endpoints(scenario, engine_only, target_compat) as run:
+        divergence, ended = run.handshake()
+        complete = run.complete
+        for index, event in enumerate(scenario.events):
+            if divergence is not None or ended or not run.complete:
+                break
+            divergence, ended = run.event(index, event)
+        key_logs = {"peer": run.peer.key_log, "engine": run.engine.key_log, "s2n": run.s2n.key_log}
+        return RunResult(scenario, divergence, tuple(run.steps), run.transfers, key_logs, complete)

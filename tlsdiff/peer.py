@@ -1,0 +1,117 @@
+"""The mutating peer: an engine actor whose flights are changed on their way to the targets.
+
+Mutations reach the peer's output at four stages (``fuzz_scenario.Stage``):
+
+1. ``MESSAGE``: a handshake message as the peer builds it, *before* its transcript, so
+   its later Finished and CertificateVerify are computed over the mutated bytes and the
+   mutation reaches the targets' deeper checks instead of dying at Finished;
+2. ``SENT_MESSAGE``: a handshake message after the transcript (the targets' transcript
+   and the peer's part ways: a parse or validation check is the target);
+3. ``RECORDS``: the flight's plaintext records (split, coalesce, interleave, insert,
+   empty, padding, oversize), then sealed in order by the peer's own record protection,
+   which holds the keys of the key log, so protected records stay decryptable;
+4. ``WIRE``: the sealed bytes (truncation, bit flips, header fields, the SSLv2 format).
+
+A flight is everything the peer writes between two deliveries; flights are counted
+from 0 and a mutation's ``flight`` is taken modulo ``_FLIGHTS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from engine.connection import TLSConnection
+from engine.instrument import Instrumentation, PlaintextRecord
+from tlsdiff.fuzz_scenario import Mutation, Stage
+from tlsdiff.harness import Setup, open_engine
+from tlsdiff.mutate import PlainRecord, apply_message_mutation, apply_record_mutation, apply_wire_mutation
+
+__all__ = ["MutatingPeer"]
+
+_FLIGHTS = 16
+_MESSAGES = 8
+_HANDSHAKE = 22
+_ALERT = 21
+_APPLICATION_DATA = 23
+_MAX_FLIGHT = 1 << 17  # what one mutated flight may grow to (long lists, padding past the limits)
+
+
+class MutatingPeer:
+    """An engine endpoint for ``setup`` that applies ``mutations`` to its flights."""
+
+    def __init__(self, setup: Setup, mutations: Sequence[Mutation]) -> None:
+        self._mutations = tuple(mutations)
+        self._flight = 0
+        self._message = 0
+        hooked = any(m.stage is Stage.MESSAGE for m in self._mutations)
+        instrumentation = Instrumentation(message_hook=self._message_hook if hooked else None, defer_sealing=True)
+        self.endpoint = open_engine(setup, self._take_output, instrumentation=instrumentation)
+
+    def _at(self, stage: Stage) -> list[Mutation]:
+        return [m for m in self._mutations if m.stage is stage and m.flight % _FLIGHTS == self._flight]
+
+    def _message_hook(self, message_type: int, encoded: bytes) -> bytes:
+        index, self._message = self._message, self._message + 1
+        for mutation in self._at(Stage.MESSAGE):
+            if mutation.target % _MESSAGES == index:
+                encoded = apply_message_mutation(encoded, mutation.op, mutation.node, mutation.value, mutation.data)
+        return encoded
+
+    def _take_output(self, connection: TLSConnection) -> bytes:
+        records = connection.take_plaintext_records()
+        if not records:
+            return b""
+        records = self._mutate_sent_messages(records)
+        for mutation in self._at(Stage.RECORDS):
+            records = _mutate_records(records, mutation)
+        wire = _seal(connection, records)
+        for mutation in self._at(Stage.WIRE):
+            wire = apply_wire_mutation(wire, mutation.op, mutation.target, mutation.value, mutation.data)
+        self._flight, self._message = self._flight + 1, 0
+        return wire[:_MAX_FLIGHT]
+
+    def _mutate_sent_messages(self, records: list[PlaintextRecord]) -> list[PlaintextRecord]:
+        mutations = self._at(Stage.SENT_MESSAGE)
+        if not mutations:
+            return records
+        handshake = [index for index, record in enumerate(records) if record.content_type == _HANDSHAKE]
+        for mutation in mutations:
+            if handshake:
+                index = handshake[mutation.target % len(handshake)]
+                content = apply_message_mutation(
+                    records[index].content, mutation.op, mutation.node, mutation.value, mutation.data
+                )
+                records[index] = replace(records[index], content=content)
+        return records
+
+    def alert(self, description: int) -> bytes:
+        """A fatal alert record from the peer, protected with its current write keys."""
+        connection = self.endpoint.connection
+        record = PlaintextRecord(_ALERT, bytes([2, description]), protection=connection.write_protection)
+        return _seal(connection, [record])
+
+
+def _sealable(record: PlaintextRecord) -> PlaintextRecord:
+    """Clip a record no header can frame (the mutators may grow one past 2^16-1 bytes with its padding)."""
+    room = 0xFFFF - (1 + 16 if record.protection is not None else 0)
+    padding = min(record.padding, room)
+    return replace(record, content=record.content[: room - padding], padding=padding)
+
+
+def _seal(connection: TLSConnection, records: list[PlaintextRecord]) -> bytes:
+    return connection.seal_records([_sealable(record) for record in records])
+
+
+def _mutate_records(records: list[PlaintextRecord], mutation: Mutation) -> list[PlaintextRecord]:
+    """Record mutations within one epoch (records sharing a protection), so every output record is sealable."""
+    if not records:
+        return records
+    chosen = records[mutation.target % len(records)].protection
+    run = [index for index, record in enumerate(records) if record.protection is chosen]
+    first, last = run[0], run[-1]
+    plain = [PlainRecord(r.content_type, r.content, r.padding) for r in records[first : last + 1]]
+    changed = apply_record_mutation(plain, mutation.op, mutation.target % len(plain), mutation.value, mutation.data)
+    template = records[first]
+    rebuilt = [replace(template, content_type=r.content_type, content=r.content, padding=r.padding) for r in changed]
+    return records[:first] + rebuilt + records[last + 1 :]

@@ -1,0 +1,223 @@
+"""The fuzz targets: what each one feeds the engine and s2n, and how it turns a difference into a finding.
+
+Each target has a name (the script under ``fuzz_targets/`` of the same name runs it
+under atheris), ``check(data) -> Finding | None`` (total over byte strings: any input
+is valid), an optional custom mutator and a dictionary under ``corpus/dicts/``.
+
+Lockstep targets decode the input to a ``Scenario`` and pin it to their lane with a
+``shape`` (server under test, client under test, conversation after the handshake...).
+An exception other than ``TLSError`` out of the engine is a crash finding, never
+swallowed: its signature names the exception type and the engine frame it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from tlsdiff.decode import describe_record
+from tlsdiff.findings import Finding
+from tlsdiff.fuzz_scenario import Peer, Scenario, Stage
+from tlsdiff.harness import COMPAT_MODES, Outcome, Role
+from tlsdiff.locate import locate, side_by_side_lines
+from tlsdiff.lockstep import RunResult, run_scenario, target_direction
+from tlsdiff.oracle import divergence_error_class
+from tlsdiff.scenario_mutator import ScenarioMutator
+
+__all__ = ["TARGETS", "LockstepTarget", "Target", "crash_finding", "outcome_summary"]
+
+Mutator = Callable[[bytes, int, int], bytes]
+
+
+class Target(Protocol):
+    """What the runner needs of a target."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def dictionary(self) -> str: ...
+    @property
+    def mutator(self) -> Mutator | None: ...
+
+    def check(self, data: bytes) -> Finding | None: ...
+
+
+def outcome_summary(outcome: Outcome) -> dict[str, object]:
+    """An outcome as finding.json shows it."""
+    return {
+        "status": outcome.status.value,
+        "error": outcome.error,
+        "meaning": outcome.meaning,
+        "peer_alert": outcome.peer_alert,
+        "last_message": outcome.last_message,
+        "handshake_type": outcome.handshake_type,
+        "output_records": [f"{r[0]}:{len(r)}" for r in outcome.records],
+    }
+
+
+def _innermost_frame(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [frame for frame in frames if "/engine/" in frame.filename] or frames
+    if not ours:
+        return "unknown"
+    frame = ours[-1]
+    return f"{frame.filename.rsplit('/', 2)[-2]}.{frame.name}"
+
+
+def crash_finding(target: str, role: str, error: BaseException, scenario: Scenario | None) -> Finding:
+    """A finding for an exception that is not a TLSError: a bug wherever it came from."""
+    signature = f"crash/{role}/{type(error).__name__}/{_innermost_frame(error)}"
+    lines = traceback.format_exception(error)
+    return Finding(
+        target=target,
+        signature=signature,
+        identifier=divergence_error_class(signature).__name__,
+        summary={"tier": "crash", "role": role, "exception": repr(error)},
+        diff_lines=[line.rstrip("\n") for line in lines],
+        scenario_json=scenario.to_json() if scenario is not None else None,
+    )
+
+
+def _key_log(result: RunResult) -> list[bytes]:
+    lines: dict[bytes, None] = {}
+    for name in ("peer", "engine", "s2n"):
+        lines.update(dict.fromkeys(result.key_logs[name]))
+    return list(lines)
+
+
+def _side_by_side(result: RunResult) -> list[str]:
+    difference, engine, s2n = locate(result.transfers, result.key_logs, target_direction(result.scenario.role))
+    lines = side_by_side_lines(difference) if difference is not None else ["the targets wrote the same records"]
+    lines += ["", "conversation with the engine target:", *map(describe_record, engine)]
+    return [*lines, "", "conversation with the s2n target:", *map(describe_record, s2n)]
+
+
+def divergence_finding(target: str, result: RunResult) -> Finding | None:
+    """The finding a run's divergence makes (None when the two agreed)."""
+    divergence = result.divergence
+    if divergence is None:
+        return None
+    scenario = result.scenario
+    summary = {
+        "tier": divergence.tier.value, "role": divergence.role.value, "step": divergence.step,
+        "message": divergence.message, "field_path": divergence.field_path, "steps": list(result.steps),
+        "engine": outcome_summary(divergence.engine), "s2n": outcome_summary(divergence.s2n),
+        "compat": {"target": "s2n", "peer": scenario.peer_compat}, "peer": scenario.peer.value,
+    }  # fmt: skip
+    return Finding(
+        target=target,
+        signature=divergence.signature,
+        identifier=divergence_error_class(divergence.signature).__name__,
+        summary=summary,
+        diff_lines=[*divergence.detail, "", *_side_by_side(result)],
+        scenario_json=scenario.to_json(),
+        transfers={f"peer<->{name} target": transfers for name, transfers in result.transfers.items()},
+        key_log=_key_log(result),
+    )
+
+
+@dataclass(frozen=True)
+class LockstepTarget:
+    """A differential target over scenarios, kept in its lane by ``shape``."""
+
+    name: str
+    description: str
+    shape: Callable[[Scenario], Scenario]
+    stages: tuple[Stage, ...] = tuple(Stage)
+    events: bool = False
+    dictionary: str = "tls.dict"
+    # The engine target's switches: "s2n" (the product), or "rfc" to map every place the RFC and s2n part.
+    target_compat: str = "s2n"
+
+    @property
+    def mutator(self) -> Mutator:
+        return ScenarioMutator(self.shape, stages=self.stages, events=self.events)
+
+    def scenario(self, data: bytes) -> Scenario:
+        """The scenario ``data`` stands for in this target's lane."""
+        return self.shape(Scenario.decode(data))
+
+    def run(self, data: bytes) -> RunResult:
+        """Run the input's scenario in lockstep (exceptions propagate)."""
+        return run_scenario(self.scenario(data), target_compat=self.target_compat)
+
+    def check(self, data: bytes) -> Finding | None:
+        scenario = self.scenario(data)
+        try:
+            result = run_scenario(scenario, target_compat=self.target_compat)
+        except Exception as error:  # (anything but a TLSError is a finding)
+            return crash_finding(self.name, scenario.role.value, error, scenario)
+        return divergence_finding(self.name, result)
+
+
+def _server_lane(scenario: Scenario) -> Scenario:
+    return replace(scenario, role=Role.SERVER, events=())
+
+
+def _client_lane(scenario: Scenario) -> Scenario:
+    return replace(scenario, role=Role.CLIENT, events=())
+
+
+def _conversation_lane(scenario: Scenario) -> Scenario:
+    # The handshake itself is left alone: the target is what follows it.
+    return replace(scenario, peer=Peer.ENGINE, mutations=tuple(m for m in scenario.mutations if m.flight >= 2))
+
+
+def _record_lane(scenario: Scenario) -> Scenario:
+    kept = tuple(m for m in scenario.mutations if m.stage in (Stage.RECORDS, Stage.WIRE) and m.flight >= 2)
+    return replace(scenario, role=Role.SERVER, peer=Peer.ENGINE, mutations=kept, events=scenario.events[:4])
+
+
+def _targets() -> dict[str, Target]:
+    from tlsdiff.target_chain import CertificateChainTarget  # noqa: PLC0415
+    from tlsdiff.target_hello import ClientHelloParseTarget  # noqa: PLC0415
+    from tlsdiff.target_robust import RobustnessTarget  # noqa: PLC0415
+
+    targets: list[Target] = [
+        LockstepTarget("server_diff", "server under test: mutated ClientHello and later client flights", _server_lane),
+        LockstepTarget("client_diff", "client under test: mutated server flights", _client_lane),
+        LockstepTarget("conversation_diff", "after the handshake: data, KeyUpdate, alerts, close, fragmentation",
+                       _conversation_lane, events=True),
+        LockstepTarget("record_diff", "mutated protected records: both decrypt alike or reject alike", _record_lane,
+                       stages=(Stage.RECORDS, Stage.WIRE), events=True),
+        ClientHelloParseTarget(),
+        CertificateChainTarget(),
+        RobustnessTarget(),
+    ]  # fmt: skip
+    compat = os.environ.get("TLSDIFF_TARGET_COMPAT", "s2n")
+    if compat not in COMPAT_MODES:
+        raise ValueError(f"TLSDIFF_TARGET_COMPAT must be one of {', '.join(COMPAT_MODES)}")
+    targets = [replace(t, target_compat=compat) if isinstance(t, LockstepTarget) else t for t in targets]
+    return {target.name: target for target in targets}
+
+
+class _LazyTargets(dict[str, Target]):
+    """Targets are built on first use (the s2n ones need the bridge)."""
+
+    def _fill(self) -> None:
+        if not super().__len__():
+            self.update(_targets())
+
+    def __getitem__(self, name: str) -> Target:
+        self._fill()
+        return super().__getitem__(name)
+
+    def __contains__(self, name: object) -> bool:
+        self._fill()
+        return super().__contains__(name)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self._fill()
+        return super().__iter__()
+
+    def keys(self):  # type: ignore[no-untyped-def]
+        self._fill()
+        return super().keys()
+
+
+TARGETS: dict[str, Target] = _LazyTargets()
