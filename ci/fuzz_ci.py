@@ -19,6 +19,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 REGRESSION = ROOT / "corpus" / "regression"
@@ -76,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     findings = Path(args.findings)
     for target in targets:
         stats = _fuzz(target, args.runs, args.seed, findings)
-        found = stats["findings"]
-        assert isinstance(found, dict)
+        found = cast(dict[str, int], stats["findings"])
         new = sorted(set(found) - pinned)
         print(f"[fuzz] {target}: {stats['execs']} execs in {stats['seconds']} s ({stats['execs_per_second']}/s), "
               f"cov {stats['cov']}, ft {stats['ft']}, corpus {stats['corpus']}, "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set up, lint, type-check, run the tests in parallel on every s2n build
-# profile (TLSDIFF_TEST_PROFILES, default "openssl aws-lc"), then the bridge under valgrind.
+# profile (TLSDIFF_TEST_PROFILES, default "openssl aws-lc"), then the fuzz targets briefly and reproducibly
+# (ci/fuzz_ci.py: regression corpus replay, fixed runs per target), then the bridge under valgrind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profiles=${TLSDIFF_TEST_PROFILES:-openssl aws-lc}
@@ -22,6 +23,9 @@ for profile in $profiles; do
     [ "$profile" = openssl ] || marks=(-m "not openssl_engine")
     TLSDIFF_S2N_PROFILE=$profile .venv/bin/python -m pytest -n auto -q -p no:cacheprovider "${marks[@]}" tests
 done
+
+echo "[test] fuzzing: replay the regression corpus, then each target for a fixed number of executions"
+TLSDIFF_S2N_PROFILE=openssl .venv/bin/python ci/fuzz_ci.py --runs "${TLSDIFF_CI_FUZZ_RUNS:-200}" --seed 1
 
 echo "[test] valgrind memcheck of the bridge (openssl profile)"
 TLSDIFF_S2N_PROFILE=openssl .venv/bin/python ci/memcheck.py

@@ -94,6 +94,16 @@ class Compat:
     # s2n drops a ChangeCipherSpec record that arrives after the handshake; RFC 8446
     # section 5 allows dropping one only before the peer's Finished.
     change_cipher_spec_after_handshake: bool = True
+    # An s2n client refuses a ChangeCipherSpec record that comes before the ServerHello (or
+    # HelloRetryRequest): until it has chosen its TLS 1.3 state machine a CCS must be one its
+    # sequence expects (tls/s2n_handshake_io.c, s2n_handshake_read_io). RFC 8446 section 5 drops
+    # one received at any time after the first ClientHello was sent. (Before the ClientHello a
+    # server refuses it either way.)
+    refuse_change_cipher_spec_before_server_hello: bool = True
+    # s2n reads a KeyUpdate's first byte and ignores whatever follows it in the message
+    # (tls/s2n_key_update.c, s2n_key_update_recv); RFC 8446 wants decode_error for a body
+    # that is not exactly one byte.
+    lenient_key_update: bool = True
     # s2n accepts plaintext records up to 2^16-1 bytes (tls/s2n_record_read.c: "incorrect
     # implementations exist in the wild"); RFC 8446 section 5.1 says record_overflow above 2^14.
     oversized_plaintext_records: bool = True
@@ -105,7 +115,35 @@ class Compat:
     # skipped, a repeated group keeps its first usable share, no key_share asks for one
     # (HelloRetryRequest); a malformed supported_versions, or one offering nothing the
     # policy accepts, gets protocol_version in a TLS 1.0 record (s2n forgets the version).
+    # Every other extension goes through its s2n receive function
+    # (engine/handshake/client_hello_extensions.py, one descriptor per type): malformed
+    # server_name, supported_groups, signature_algorithms, ALPN and psk_key_exchange_modes
+    # lists are ignored, bytes after a list are ignored, empty lists are read; without
+    # supported_groups s2n asks for P-256, without signature_algorithms it falls back;
+    # renegotiation_info other than 00, a non-empty extended_master_secret,
+    # quic_transport_parameters, early_data without pre_shared_key and a pre_shared_key
+    # not last among the types s2n parses are refused. The RFC reading (off) runs every
+    # body through its typed codec (decode_error), wants supported_groups,
+    # signature_algorithms and key_share (missing_extension, 8446 9.2), one name per type
+    # (RFC 6066), pre_shared_key last of all (illegal_parameter, 4.2.11) and an ALPN
+    # protocol in common (no_application_protocol, RFC 7301 3.2).
     lenient_client_hello: bool = True
+    # s2n's client reads the extensions of ServerHello, HelloRetryRequest,
+    # EncryptedExtensions and the leaf's Certificate entry with its receive functions
+    # (engine/handshake/server_extensions.py): bytes after what they read are ignored
+    # (supported_versions, key_share, cookie), an empty cookie is taken, the ALPN
+    # protocol is the first of the list whether offered or not (a bad list length: none),
+    # types its list for the message lacks are ignored; a response to nothing requested
+    # (pre_shared_key, max_fragment_length, early_data, status_request, SCTs) and
+    # quic_transport_parameters are refused. The RFC reading (off) decodes each body with
+    # its typed codec and refuses, besides, any extension the ClientHello did not carry
+    # (unsupported_extension, 8446 4.2) or the message may not carry (illegal_parameter).
+    lenient_server_extensions: bool = True
+    # s2n reads a plaintext alert record during a TLS 1.3 handshake even once keys are in
+    # use (tls/s2n_record_read.c, s2n_is_tls13_plaintext_content: a peer that failed before
+    # it had keys, e.g. on a certificate, sends its alert in the clear); RFC 8446 section 5.2
+    # wants every record after the key change protected (unexpected_message).
+    plaintext_alerts_in_handshake: bool = True
 
     @classmethod
     def s2n(cls) -> Compat:
@@ -120,8 +158,12 @@ class Compat:
             generic_close_notify=False,
             lenient_second_client_hello=False,
             change_cipher_spec_after_handshake=False,
+            refuse_change_cipher_spec_before_server_hello=False,
+            lenient_key_update=False,
             oversized_plaintext_records=False,
             lenient_client_hello=False,
+            lenient_server_extensions=False,
+            plaintext_alerts_in_handshake=False,
         )
 
 
@@ -147,6 +189,9 @@ class MessageLayout:
     # Client: fixed bodies for extensions the engine does not build itself (type, body).
     extension_bodies: tuple[tuple[int, bytes], ...] = ()
     # Client: a 32-byte legacy_session_id and middlebox-compatibility CCS (s2n always), or neither.
+    # Server: the CCS after its first flight's first message always (s2n, outside QUIC:
+    # tls/s2n_tls13.c s2n_is_middlebox_compat_enabled), or only when the client sent a session id
+    # (what RFC 8446 appendix D.4 requires).
     middlebox_compatibility: bool = True
     # Client: pad a ClientHello of 256 to 511 bytes to 512 with the padding extension (RFC 7685).
     pad_client_hello: bool = False

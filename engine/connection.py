@@ -56,14 +56,13 @@ from engine.errors import (
 from engine.handshake.client import AwaitingStart, start_client
 from engine.handshake.context import HandshakeContext, KeyLogSink
 from engine.handshake.names import handshake_type_name
-from engine.handshake.post import handle_post_handshake, send_key_update
+from engine.handshake.post import flush_key_update, handle_post_handshake, request_key_update
 from engine.handshake.server import ExpectClientHello
 from engine.handshake.state import State
 from engine.instrument import Instrumentation, PlaintextRecord
 from engine.randomness import OsRandomSource, RandomSource
 from engine.record.layer import ContentType, RecordLayer
 from engine.record.protection import RecordProtection
-from engine.wire.handshake import HandshakeBuffer
 from engine.wire.record import Alert
 
 __all__ = [
@@ -160,13 +159,13 @@ class TLSConnection:
             accept_oversized=config.compat.oversized_plaintext_records,
             defer_sealing=hooks.defer_sealing,
         )
+        records.allow_plaintext_alerts = config.compat.plaintext_alerts_in_handshake
         self.ctx = HandshakeContext(
             config, client, random or OsRandomSource(), records, key_log, message_hook=hooks.message_hook
         )
         self.ctx.negotiated.server_name = server_name
         # A client never runs server code: until start() it expects nothing at all.
         self._state: State = AwaitingStart() if client else ExpectClientHello()
-        self._messages = HandshakeBuffer()
         self._error: TLSError | None = None
         self._peer_closed = False
         self._close_sent = False
@@ -208,11 +207,17 @@ class TLSConnection:
         return self.ctx.records.take_outgoing()
 
     def send(self, data: bytes) -> None:
-        """Queue application data (after the handshake)."""
+        """Queue application data (after the handshake), after a pending KeyUpdate (``key_update``).
+
+        As s2n_send: no bytes, no record (and the pending KeyUpdate waits).
+        """
         self._check_usable()
         try:
             if not self.handshake_complete:
                 raise InternalError("application data before the handshake completed")
+            if not data:
+                return
+            flush_key_update(self.ctx)
             self.ctx.records.write(ContentType.APPLICATION_DATA, data)
         except TLSError as error:
             self._fail(error)
@@ -231,12 +236,18 @@ class TLSConnection:
             raise
 
     def key_update(self, *, request_peer: bool = False) -> None:
-        """Send KeyUpdate and move our write keys on (after the handshake)."""
+        """Ask for a KeyUpdate (after the handshake): it is written, and our write keys move on, with the next data.
+
+        As s2n_connection_request_key_update: it only marks one pending, and any number of
+        requests (and KeyUpdates from the peer asking for one) before the next ``send`` make one
+        KeyUpdate, ahead of that data; ``close()`` does not send it. ``request_peer`` asks the
+        peer to update too (s2n cannot).
+        """
         self._check_usable()
         try:
             if not self.handshake_complete:
                 raise InternalError("KeyUpdate before the handshake completed")
-            send_key_update(self.ctx, request_peer=request_peer)
+            request_key_update(self.ctx, request_peer=request_peer)
         except TLSError as error:
             self._fail(error)
             raise
@@ -290,8 +301,12 @@ class TLSConnection:
 
     @property
     def last_message_name(self) -> str:
-        """s2n's name for the last handshake message handled."""
-        return self.ctx.last_message
+        """s2n's name for the message at the connection's position (``s2n_connection_get_last_message_name``).
+
+        The message being read or written: the one a failure happened in, the next one expected
+        from the peer while waiting, APPLICATION_DATA once the handshake is over.
+        """
+        return str(self.ctx.position.message)
 
     def info(self) -> ConnectionInfo:
         """A snapshot of what was negotiated, with s2n's names (``s2n_bridge.info.ConnectionInfo``'s fields)."""
@@ -327,6 +342,16 @@ class TLSConnection:
         raise error
 
     def _handle_record(self, content_type: int, content: bytes) -> list[Event]:
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
+        # = type=implementation
+        ## Handshake messages MUST NOT be interleaved with other record types.
+        # As s2n checks it: after the handshake for every record type (tls/s2n_recv.c), during it for a
+        # ChangeCipherSpec, whose byte s2n reads through its handshake buffer (tls/s2n_handshake_io.c).
+        interleaving = self.handshake_complete or content_type == ContentType.CHANGE_CIPHER_SPEC
+        if content_type != ContentType.HANDSHAKE and interleaving and self.ctx.incoming.pending:
+            raise UnexpectedMessageError("a record of another type inside a fragmented handshake message")
+        if content_type == ContentType.CHANGE_CIPHER_SPEC:
+            return []  # the middlebox-compatibility CCS, checked by the record layer
         if content_type == ContentType.ALERT:
             return self._handle_alert(content)
         if content_type == ContentType.APPLICATION_DATA:
@@ -338,9 +363,13 @@ class TLSConnection:
         return self._handle_handshake_bytes(content)
 
     def _handle_handshake_bytes(self, content: bytes) -> list[Event]:
-        self._messages.feed(content)
+        incoming = self.ctx.incoming
+        if not content and not self.handshake_complete:
+            # tls/s2n_handshake_io.c s2n_handshake_read_io: an empty handshake record, protected or not.
+            raise UnexpectedMessageError("zero-length handshake record")
+        incoming.feed(content)
         events: list[Event] = []
-        while (message := self._messages.next_message()) is not None:
+        while (message := incoming.next_message()) is not None:
             was_done = self.handshake_complete
             read_keys = self.ctx.records.read_protection
             msg_type, raw = message
@@ -354,10 +383,11 @@ class TLSConnection:
             ## Handshake messages MUST NOT span key changes.  Implementations MUST verify that all messages
             ## immediately preceding a key change align with a record boundary; if not, then they MUST
             ## terminate the connection with an "unexpected_message" alert.
-            if self.ctx.records.read_protection is not read_keys and self._messages.pending:
+            if self.ctx.records.read_protection is not read_keys and incoming.pending:
                 raise UnexpectedMessageError("handshake message spans a key change")
             if self.handshake_complete:
                 self.ctx.records.allow_change_cipher_spec = self.ctx.config.compat.change_cipher_spec_after_handshake
+                self.ctx.records.allow_plaintext_alerts = False
                 events.append(HandshakeComplete())
         return events
 

@@ -29,6 +29,7 @@ __all__ = [
     "IllegalParameterError",
     "InternalError",
     "MissingExtensionError",
+    "NoApplicationProtocolError",
     "ProtocolVersionError",
     "RecordOverflowError",
     "TLSError",
@@ -121,6 +122,12 @@ class MissingExtensionError(TLSError):
     """A mandatory extension is absent."""
 
     alert = AlertDescription.MISSING_EXTENSION
+
+
+class NoApplicationProtocolError(TLSError):
+    """The server supports none of the application protocols (ALPN) the client offers (RFC 7301 3.2)."""
+
+    alert = AlertDescription.NO_APPLICATION_PROTOCOL
 
 
 class UnsupportedExtensionError(TLSError):

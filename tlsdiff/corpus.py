@@ -93,7 +93,7 @@ def _captured_client_hellos() -> Iterator[bytes]:
         done = subprocess.run([sys.executable, str(script), folder], capture_output=True, timeout=300, check=False)
         if done.returncode != 0:
             print(f"[corpus] captures failed: {done.stderr.decode(errors='replace').strip()[:200]}", file=sys.stderr)
-        for path in sorted(Path(folder).glob("*.body")):
+        for path in sorted(Path(folder).glob("*.bin")):
             yield path.read_bytes()
 
 

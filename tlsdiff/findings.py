@@ -25,17 +25,41 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from tlsdiff.atomic import write_atomic, write_directory_atomic
 from tlsdiff.pcapng import Conversation, pcapng_bytes
 
-__all__ = ["MAX_EXTRA_INPUTS", "Finding", "FindingStore", "load_finding"]
+__all__ = ["MAX_EXTRA_INPUTS", "Finding", "FindingStore", "LazyLines", "load_finding"]
 
 MAX_EXTRA_INPUTS = 64
+
+
+class LazyLines(Sequence[str]):
+    """Lines built on first use: only a signature's first input is written out, and decoding
+    and rendering both conversations costs more than the run that found the divergence."""
+
+    def __init__(self, build: Callable[[], Sequence[str]]) -> None:
+        self._build = build
+        self._lines: Sequence[str] | None = None
+
+    def _built(self) -> Sequence[str]:
+        if self._lines is None:
+            self._lines = self._build()
+        return self._lines
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._built()[index]
+
+    def __len__(self) -> int:
+        return len(self._built())
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ class Action(IntEnum):
     PEER_DATA = 0  # the peer sends ``size`` bytes of application data
     TARGET_DATA = 1  # the targets send ``size`` bytes
     PEER_KEY_UPDATE = 2  # the peer sends KeyUpdate (update_requested when ``size`` is odd), then data
-    TARGET_KEY_UPDATE = 3  # the targets send KeyUpdate, then ``size`` bytes
+    TARGET_KEY_UPDATE = 3  # the targets send KeyUpdate (never update_requested: s2n cannot ask), then ``size`` bytes
     PEER_CLOSE = 4  # the peer sends close_notify
     TARGET_CLOSE = 5  # the targets send close_notify
     PEER_ALERT = 6  # the peer sends a fatal alert, description ``size % 256``

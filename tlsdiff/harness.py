@@ -17,7 +17,7 @@ and reused; each connection still gets its own seeded randomness and key log.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
@@ -28,7 +28,7 @@ from cryptography import x509
 from engine.config import CertifiedKey, Compat, EngineConfig, MessageLayout
 from engine.connection import AlertReceived, ConnectionClosed, DataReceived, HandshakeComplete, TLSConnection
 from engine.crypto.signer import KeySigner
-from engine.errors import TLSError
+from engine.errors import TLSError, UnexpectedEOFError
 from engine.randomness import SeededRandomSource, StreamLabel
 from s2n_bridge import Config, Connection, Mode, S2NAlertError, S2NClosedError, S2NError, ServerCertificate
 from tlsdiff.certs import CertSpec, certificate_for
@@ -66,6 +66,7 @@ class Status(StrEnum):
     FAILED = "failed"  # it rejected what it was given (its alert, if any, is in the output)
     PEER_ALERT = "peer_alert"  # the peer's fatal alert ended the connection
     PEER_CLOSED = "peer_closed"  # the peer's close_notify arrived
+    PEER_EOF = "peer_eof"  # the peer's byte stream ended without close_notify (truncation: nothing is sent)
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class Outcome:
     @property
     def ended(self) -> bool:
         """Whether the connection is over (failed, alerted or closed by the peer)."""
-        return self.status in (Status.FAILED, Status.PEER_ALERT, Status.PEER_CLOSED)
+        return self.status in (Status.FAILED, Status.PEER_ALERT, Status.PEER_CLOSED, Status.PEER_EOF)
 
 
 def split_records(data: bytes) -> list[bytes]:
@@ -210,7 +211,10 @@ class _S2NEndpoint:
         except S2NAlertError as error:
             return self._end(Status.PEER_ALERT, error.name, peer_alert=error.alert)
         except S2NClosedError as error:
-            return self._end(Status.PEER_CLOSED, error.name)
+            # S2N_ERR_CLOSED stands for both: a close_notify (the alert s2n holds is 0) or the end of the stream.
+            if error.alert is None:
+                return self._end(Status.PEER_EOF, error.name)
+            return self._end(Status.PEER_CLOSED, error.name, answer_close=True)
         except S2NError as error:
             return self._end(Status.FAILED, error.name, alert=True)
         finally:
@@ -223,8 +227,7 @@ class _S2NEndpoint:
         received = bytearray()
         while self._complete and (chunk := self._connection.recv()) is not None:
             if chunk == b"":
-                self._connection.shutdown_send()  # answer close_notify with close_notify
-                return self._end(Status.PEER_CLOSED, "", data=bytes(received))
+                return self._end(Status.PEER_CLOSED, "", answer_close=True, data=bytes(received))
             received += chunk
         status = Status.COMPLETE if self._complete else Status.WAITING
         return self._outcome(status, self._connection.take_outgoing(), data=bytes(received))
@@ -236,7 +239,13 @@ class _S2NEndpoint:
             protocol=info.protocol, **extra,  # type: ignore[arg-type]
         )  # fmt: skip
 
-    def _end(self, status: Status, error: str, *, alert: bool = False, **extra: object) -> Outcome:
+    def _end(
+        self, status: Status, error: str, *, alert: bool = False, answer_close: bool = False, **extra: object
+    ) -> Outcome:
+        if answer_close:
+            # The harness, as the application, answers close_notify with close_notify on both sides.
+            with suppress(S2NError):
+                self._connection.shutdown_send()
         output = self._connection.take_outgoing()
         if alert:
             output += self._connection.send_pending_alert()
@@ -327,6 +336,9 @@ class _EngineEndpoint:
             return replace(self._ended, output=b"", data=b"")
         try:
             return self._verb(verb, data, request_peer)
+        except UnexpectedEOFError as error:
+            self._ended = self._outcome(Status.PEER_EOF, error=type(error).__name__)
+            return self._ended
         except TLSError as error:
             self._ended = self._outcome(Status.FAILED, error=type(error).__name__)
             return self._ended

@@ -159,21 +159,22 @@ class _Run:
             return self.exchange(step, self.mutating.alert(event.size % 256) if self.mutating else b"")
         if action is Action.PEER_EOF:
             return self.exchange(step, b"", eof=True)
-        return self._target_event(step, action, data, event.size % 2 == 1)
+        return self._target_event(step, action, data)
 
     def _peer_send(self, data: bytes, chunk: int) -> bytes:
         if not chunk:
             return self.peer.send(data).output
         return b"".join(self.peer.send(data[start : start + chunk]).output for start in range(0, len(data), chunk))
 
-    def _target_event(self, step: str, action: Action, data: bytes, request: bool) -> tuple[Divergence | None, bool]:
+    def _target_event(self, step: str, action: Action, data: bytes) -> tuple[Divergence | None, bool]:
         if action is Action.TARGET_DATA:
             return self.targets_act(step, self.engine.send(data), self.s2n.send(data))
         if action is Action.TARGET_CLOSE:
             return self.targets_act(step, self.engine.close(), self.s2n.close())
-        # TARGET_KEY_UPDATE: s2n writes its KeyUpdate with the next record, so the step is "update, then send".
-        engine = _merge(self.engine.key_update(request_peer=request), self.engine.send(data or b"k"))
-        s2n = _merge(self.s2n.key_update(request_peer=request), self.s2n.send(data or b"k"))
+        # TARGET_KEY_UPDATE: s2n writes its KeyUpdate with the next record, so the step is "update, then send";
+        # and s2n cannot ask its peer to update (tls/s2n_key_update.c), so neither target does.
+        engine = _merge(self.engine.key_update(request_peer=False), self.engine.send(data or b"k"))
+        s2n = _merge(self.s2n.key_update(request_peer=False), self.s2n.send(data or b"k"))
         return self.targets_act(step, engine, s2n)
 
 
@@ -186,12 +187,11 @@ def _setups(scenario: Scenario, target_compat: str) -> tuple[Setup, Setup]:
 
 
 class _Echo:
-    """Stands in for s2n in an engine-only run: answers each verb with the engine's outcome of the same verb."""
+    """The second target of a one-target run: answers each verb with the first target's outcome of it."""
 
-    implementation = "engine"
+    implementation = "echo"
 
     def __init__(self, engine: Endpoint) -> None:
-        self._engine = engine
         self.key_log = engine.key_log
         self.last: Outcome | None = None
 
@@ -219,9 +219,9 @@ class _Echo:
 
 
 class _Recorded:
-    """An engine endpoint whose every outcome its ``_Echo`` repeats."""
+    """The one target of a one-target run; its ``_Echo`` repeats its every outcome."""
 
-    implementation = "engine"
+    implementation = "alone"
 
     def __init__(self, engine: Endpoint, echo: _Echo) -> None:
         self._engine, self._echo = engine, echo
@@ -244,14 +244,16 @@ class _Recorded:
 
 
 @contextmanager
-def _endpoints(scenario: Scenario, engine_only: str | None, target_compat: str) -> Iterator[_Run]:
+def _endpoints(scenario: Scenario, alone: str | None, target_compat: str) -> Iterator[_Run]:
     target_setup, peer_setup = _setups(scenario, target_compat)
     with ExitStack() as stack:
         engine: Endpoint
         s2n: Endpoint
-        if engine_only is not None:
-            echo = _Echo(open_engine(replace(target_setup, compat=engine_only)))
-            engine, s2n = _Recorded(echo._engine, echo), echo
+        if alone is not None:
+            single = (stack.enter_context(open_endpoint(target_setup, "s2n")) if alone == "s2n"
+                      else open_engine(replace(target_setup, compat=alone)))  # fmt: skip
+            echo = _Echo(single)
+            engine, s2n = _Recorded(single, echo), echo
         else:
             engine = open_engine(target_setup)
             s2n = stack.enter_context(open_endpoint(target_setup, "s2n"))
@@ -264,15 +266,16 @@ def _endpoints(scenario: Scenario, engine_only: str | None, target_compat: str) 
         yield _Run(scenario, engine, s2n, peer, mutating)
 
 
-def run_scenario(scenario: Scenario, *, engine_only: str | None = None, target_compat: str = "s2n") -> RunResult:
+def run_scenario(scenario: Scenario, *, alone: str | None = None, target_compat: str = "s2n") -> RunResult:
     """Run ``scenario`` in lockstep and return the first divergence, if any, with everything needed to report it.
 
     ``target_compat`` gives the engine target other switches than s2n's (``"rfc"``: every
-    place where the RFC and s2n part shows as a divergence). With ``engine_only`` (a compat
-    mode name) no s2n target runs: the engine alone, with those switches, meets the peer
-    (the robustness target: only exceptions matter there).
+    place where the RFC and s2n part shows as a divergence). With ``alone`` one target runs
+    by itself against the peer: ``"s2n"``, or the engine with the switches of that compat
+    mode name (the robustness target, where only exceptions matter, and the benchmarks'
+    engine-only and s2n-only costs).
     """
-    with _endpoints(scenario, engine_only, target_compat) as run:
+    with _endpoints(scenario, alone, target_compat) as run:
         divergence, ended = run.handshake()
         complete = run.complete
         for index, event in enumerate(scenario.events):

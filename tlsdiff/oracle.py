@@ -132,9 +132,10 @@ def _verdicts(engine: Outcome, s2n: Outcome) -> str:
 def _unsupported(role: Role, step: str, engine: Outcome, s2n: Outcome) -> Divergence | None:
     """s2n went on with a protocol version the engine does not speak (the engine is TLS 1.3 only).
 
-    Only when s2n accepted: if it refused as well, the two are compared as usual.
+    Once s2n is on an older version its later steps (TLS 1.2 messages, their checks) have
+    no engine counterpart, so any difference from there is this tier.
     """
-    if s2n.protocol not in ("", "NONE", "TLSv1.3") and s2n.status is not Status.FAILED:
+    if s2n.protocol not in ("", "NONE", "TLSv1.3") and (s2n.status is not Status.FAILED or engine != s2n):
         feature = f"{s2n.protocol} negotiation"
         return Divergence(Tier.UNSUPPORTED, role, step, "ServerHello", feature, engine, s2n,
                           (f"s2n negotiated {s2n.protocol}; the engine implements TLS 1.3 only",))  # fmt: skip

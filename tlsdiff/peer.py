@@ -13,7 +13,7 @@ Mutations reach the peer's output at four stages (``fuzz_scenario.Stage``):
 4. ``WIRE``: the sealed bytes (truncation, bit flips, header fields, the SSLv2 format).
 
 A flight is everything the peer writes between two deliveries; flights are counted
-from 0 and a mutation's ``flight`` is taken modulo ``_FLIGHTS``.
+from 0 and a mutation's ``flight`` is taken modulo ``FLIGHT_MODULUS``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from tlsdiff.fuzz_scenario import Mutation, Stage
 from tlsdiff.harness import Setup, open_engine
 from tlsdiff.mutate import PlainRecord, apply_message_mutation, apply_record_mutation, apply_wire_mutation
 
-__all__ = ["MutatingPeer"]
+__all__ = ["FLIGHT_MODULUS", "MutatingPeer"]
 
-_FLIGHTS = 16
+FLIGHT_MODULUS = 16
 _MESSAGES = 8
 _HANDSHAKE = 22
 _ALERT = 21
@@ -49,7 +49,7 @@ class MutatingPeer:
         self.endpoint = open_engine(setup, self._take_output, instrumentation=instrumentation)
 
     def _at(self, stage: Stage) -> list[Mutation]:
-        return [m for m in self._mutations if m.stage is stage and m.flight % _FLIGHTS == self._flight]
+        return [m for m in self._mutations if m.stage is stage and m.flight % FLIGHT_MODULUS == self._flight]
 
     def _message_hook(self, message_type: int, encoded: bytes) -> bytes:
         index, self._message = self._message, self._message + 1

@@ -37,5 +37,4 @@ def CertificateChainTarget() -> LockstepTarget:  # noqa: N802  (a target is name
         "client under test: mutated server certificate chains (before the peer's transcript)",
         _chain_lane,
         stages=(Stage.MESSAGE, Stage.SENT_MESSAGE),
-        dictionary="certificate.dict",
     )

@@ -23,18 +23,18 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import overload
 
 from engine.errors import TLSError
-from engine.wire.extensions import ServerNameList, SupportedGroups
 from engine.wire.handshake import ClientHello, HandshakeType, decode_client_hello_as_s2n
+from engine.wire.reader import Reader
+from engine.wire.s2n_bodies import s2n_supported_groups
 from s2n_bridge.client_hello import S2N_PARSED_EXTENSION_TYPES, ParsedClientHello, parse_client_hello_fields
 from s2n_bridge.errors import S2NError
 from tlsdiff.errors_table import meaning_of, same_meaning
 from tlsdiff.fieldtree import Kind, Node, content_size, encode, parse_message, preorder, render, splice
-from tlsdiff.findings import Finding
+from tlsdiff.findings import Finding, LazyLines
 from tlsdiff.oracle import divergence_error_class
 
 __all__ = ["ClientHelloMutator", "ClientHelloParseTarget", "engine_view", "handshake_message"]
@@ -61,20 +61,21 @@ def _first_body(extensions: tuple[tuple[int, bytes], ...], extension_type: int) 
 
 
 def _groups(body: bytes | None) -> tuple[int, ...] | None:
-    if body is None:
-        return None
-    try:
-        return SupportedGroups.decode(body).named_group_list
-    except TLSError:
-        return None
+    return None if body is None else s2n_supported_groups(body)
 
 
 def _host_name(body: bytes | None) -> bytes | None:
+    """The name s2n's getter returns: ``s2n_client_server_name_parse`` alone (tls/extensions/
+    s2n_client_server_name.c:63-82), without the server's 255-byte cap and C-string cut
+    (``engine.wire.s2n_bodies.s2n_server_name`` models those, for what the server keeps)."""
     if body is None:
         return None
+    reader = Reader(body)
     try:
-        return ServerNameList.decode(body).host_name
-    except TLSError:
+        if reader.uint(2) > reader.remaining or reader.uint(1) != 0:
+            return None
+        return bytes(reader.vector(2))
+    except TLSError:  # a read past the body: s2n's getter fails, and so it has no name
         return None
 
 
@@ -83,8 +84,8 @@ def engine_view(body: bytes, hello: ClientHello) -> ParsedClientHello:
 
     The version takes s2n's one-byte form; the raw message has the random zeroed as s2n
     erases it; supported_groups and server_name are what the engine's server reads from
-    those extensions (``engine.handshake.client_offer.read_offer``: the strict codecs,
-    the first host_name entry), None where it cannot.
+    those extensions (``engine.wire.s2n_bodies``, s2n's receive functions modelled), None
+    where it ignores them.
     """
     extensions = tuple((extension.extension_type, extension.data) for extension in hello.extensions)
     known = {kind: data for kind, data in reversed(extensions) if kind in S2N_PARSED_EXTENSION_TYPES}
@@ -169,33 +170,9 @@ def _field_lines(engine: ParsedClientHello, s2n: ParsedClientHello) -> tuple[str
     return first, lines
 
 
-class _DiffLines(Sequence[str]):
-    """The diff lines, built on first use.
-
-    The store writes them only for a signature's first input, and rendering the field
-    tree costs more than the check itself.
-    """
-
-    def __init__(self, head: list[str], message: bytes) -> None:
-        self._head = head
-        self._message = message
-        self._lines: list[str] | None = None
-
-    def _built(self) -> list[str]:
-        if self._lines is None:
-            title = "ClientHello as the lenient field tree (tlsdiff.fieldtree) reads it:"
-            self._lines = [*self._head, "", title, *render(parse_message(self._message))]
-        return self._lines
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[str]: ...
-    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
-        return self._built()[index]
-
-    def __len__(self) -> int:
-        return len(self._built())
+def _diff_lines(head: list[str], message: bytes) -> list[str]:
+    title = "ClientHello as the lenient field tree (tlsdiff.fieldtree) reads it:"
+    return [*head, "", title, *render(parse_message(message))]
 
 
 def _finding(target: str, tier: str, field_path: str, message: bytes, lines: list[str], **extra: object) -> Finding:
@@ -206,7 +183,7 @@ def _finding(target: str, tier: str, field_path: str, message: bytes, lines: lis
         signature=signature,
         identifier=divergence_error_class(signature).__name__,
         summary=summary,
-        diff_lines=_DiffLines([signature, "", *lines], message),
+        diff_lines=LazyLines(lambda: _diff_lines([signature, "", *lines], message)),
     )
 
 
@@ -244,7 +221,6 @@ class ClientHelloParseTarget:
 
     name = "client_hello_parse"
     description = "ClientHello bodies: the engine's s2n-mode parser against s2n_client_hello_parse_message"
-    dictionary = "client_hello.dict"
 
     def __init__(self, byte_mutate: ByteMutate | None = None) -> None:
         self.mutator: Callable[[bytes, int, int], bytes] | None = ClientHelloMutator(byte_mutate)

@@ -27,7 +27,6 @@ class RobustnessTarget:
 
     name = "engine_robustness"
     description = "engine only, both compat modes: any exception but TLSError is a crash"
-    dictionary = "tls.dict"
 
     def __init__(self) -> None:
         self.mutator = ScenarioMutator(_lane, events=True)
@@ -38,7 +37,7 @@ class RobustnessTarget:
         scenario = _lane(Scenario.decode(data))
         for compat in COMPAT_MODES:
             try:
-                run_scenario(scenario, engine_only=compat)
+                run_scenario(scenario, alone=compat)
             except Exception as error:  # (anything but a TLSError is the finding)
                 return crash_finding(self.name, f"{scenario.role.value}-{compat}", error, scenario)
         return None

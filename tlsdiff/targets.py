@@ -2,7 +2,7 @@
 
 Each target has a name (the script under ``fuzz_targets/`` of the same name runs it
 under atheris), ``check(data) -> Finding | None`` (total over byte strings: any input
-is valid), an optional custom mutator and a dictionary under ``corpus/dicts/``.
+is valid) and an optional custom mutator; its dictionary is ``corpus/dicts/NAME.dict``.
 
 Lockstep targets decode the input to a ``Scenario`` and pin it to their lane with a
 ``shape`` (server under test, client under test, conversation after the handshake...).
@@ -19,12 +19,13 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from tlsdiff.decode import describe_record
-from tlsdiff.findings import Finding
+from tlsdiff.findings import Finding, LazyLines
 from tlsdiff.fuzz_scenario import Peer, Scenario, Stage
 from tlsdiff.harness import COMPAT_MODES, Outcome, Role
 from tlsdiff.locate import locate, side_by_side_lines
 from tlsdiff.lockstep import RunResult, run_scenario, target_direction
 from tlsdiff.oracle import divergence_error_class
+from tlsdiff.peer import FLIGHT_MODULUS
 from tlsdiff.scenario_mutator import ScenarioMutator
 
 __all__ = ["TARGETS", "LockstepTarget", "Target", "crash_finding", "outcome_summary"]
@@ -39,8 +40,6 @@ class Target(Protocol):
     def name(self) -> str: ...
     @property
     def description(self) -> str: ...
-    @property
-    def dictionary(self) -> str: ...
     @property
     def mutator(self) -> Mutator | None: ...
 
@@ -114,7 +113,7 @@ def divergence_finding(target: str, result: RunResult) -> Finding | None:
         signature=divergence.signature,
         identifier=divergence_error_class(divergence.signature).__name__,
         summary=summary,
-        diff_lines=[*divergence.detail, "", *_side_by_side(result)],
+        diff_lines=LazyLines(lambda: [*divergence.detail, "", *_side_by_side(result)]),
         scenario_json=scenario.to_json(),
         transfers={f"peer<->{name} target": transfers for name, transfers in result.transfers.items()},
         key_log=_key_log(result),
@@ -130,7 +129,6 @@ class LockstepTarget:
     shape: Callable[[Scenario], Scenario]
     stages: tuple[Stage, ...] = tuple(Stage)
     events: bool = False
-    dictionary: str = "tls.dict"
     # The engine target's switches: "s2n" (the product), or "rfc" to map every place the RFC and s2n part.
     target_compat: str = "s2n"
 
@@ -155,6 +153,11 @@ class LockstepTarget:
         return divergence_finding(self.name, result)
 
 
+# The peer's flights 0 and 1 are the handshake (ClientHello; Finished, or the second ClientHello after a
+# HelloRetryRequest, whose Finished is then flight 2: those runs mutate the handshake's end as well).
+_FIRST_FLIGHT_AFTER_HANDSHAKE = 2
+
+
 def _server_lane(scenario: Scenario) -> Scenario:
     return replace(scenario, role=Role.SERVER, events=())
 
@@ -165,11 +168,16 @@ def _client_lane(scenario: Scenario) -> Scenario:
 
 def _conversation_lane(scenario: Scenario) -> Scenario:
     # The handshake itself is left alone: the target is what follows it.
-    return replace(scenario, peer=Peer.ENGINE, mutations=tuple(m for m in scenario.mutations if m.flight >= 2))
+    after = tuple(m for m in scenario.mutations if m.flight % FLIGHT_MODULUS >= _FIRST_FLIGHT_AFTER_HANDSHAKE)
+    return replace(scenario, peer=Peer.ENGINE, mutations=after)
 
 
 def _record_lane(scenario: Scenario) -> Scenario:
-    kept = tuple(m for m in scenario.mutations if m.stage in (Stage.RECORDS, Stage.WIRE) and m.flight >= 2)
+    kept = tuple(
+        m
+        for m in scenario.mutations
+        if m.stage in (Stage.RECORDS, Stage.WIRE) and m.flight % FLIGHT_MODULUS >= _FIRST_FLIGHT_AFTER_HANDSHAKE
+    )
     return replace(scenario, role=Role.SERVER, peer=Peer.ENGINE, mutations=kept, events=scenario.events[:4])
 
 

@@ -53,11 +53,21 @@ class Signer(Protocol):
         ...
 
 
+_MEMO_LIMIT = 4096
+
+
 class KeySigner:
-    """A ``Signer`` over one private key (ECDSA or RSA)."""
+    """A ``Signer`` over one private key (ECDSA or RSA).
+
+    Every signature here is a function of (scheme, digest, salt): ECDSA nonces are
+    RFC 6979's, PKCS#1 v1.5 has none, PSS takes its salt from the caller's stream. So the
+    last few thousand are remembered: a fuzzer repeats the same seeded handshakes, and an
+    RSA signature costs milliseconds.
+    """
 
     def __init__(self, private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
         self._key = private_key
+        self._memo: dict[tuple[SignatureScheme, bytes, bytes], bytes] = {}
 
     def public_key(self) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey:
         """The public half of the key (``EngineConfig`` checks it is the certificate's)."""
@@ -68,15 +78,26 @@ class KeySigner:
         algorithm = scheme_hash(scheme)
         if len(digest) != algorithm.digest_size:
             raise SigningError(f"{scheme.name} needs a {algorithm.digest_size}-byte digest, got {len(digest)}")
+        is_ecdsa = isinstance(self._key, ec.EllipticCurvePrivateKey)
+        if is_ecdsa != scheme.name.startswith("ECDSA") or not scheme.name.startswith(("ECDSA", "RSA_PKCS1", "RSA_PSS")):
+            raise SigningError(f"an {'ECDSA' if is_ecdsa else 'RSA'} key cannot sign with {scheme.name}")
+        # The salt is drawn before the memo is consulted: the caller's stream moves on either way.
+        salt = random.draw(algorithm.digest_size, DrawKind.BYTES) if scheme.name.startswith("RSA_PSS") else b""
+        memo_key = (scheme, digest, salt)
+        signature = self._memo.get(memo_key)
+        if signature is None:
+            signature = self._sign(scheme, algorithm, digest, salt)
+            if len(self._memo) >= _MEMO_LIMIT:
+                del self._memo[next(iter(self._memo))]
+            self._memo[memo_key] = signature
+        return signature
+
+    def _sign(self, scheme: SignatureScheme, algorithm: hashes.HashAlgorithm, digest: bytes, salt: bytes) -> bytes:
         if isinstance(self._key, ec.EllipticCurvePrivateKey):
-            if not scheme.name.startswith("ECDSA"):
-                raise SigningError(f"an ECDSA key cannot sign with {scheme.name}")
             return self._key.sign(digest, ec.ECDSA(utils.Prehashed(algorithm), deterministic_signing=True))
         if scheme.name.startswith("RSA_PKCS1"):
             return self._key.sign(digest, padding.PKCS1v15(), utils.Prehashed(algorithm))
-        if scheme.name.startswith("RSA_PSS"):
-            return _sign_pss(self._key, algorithm, digest, random.draw(algorithm.digest_size, DrawKind.BYTES))
-        raise SigningError(f"an RSA key cannot sign with {scheme.name}")
+        return _sign_pss(self._key, algorithm, digest, salt)
 
 
 def _mgf1(seed: bytes, length: int, algorithm: hashes.HashAlgorithm) -> bytes:

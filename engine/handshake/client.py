@@ -2,9 +2,10 @@
 
 The ClientHello carries exactly what s2n's does under the policy (``engine.policies``):
 suites with the renegotiation SCSV, extensions in s2n's order, one key share. Draws,
-in s2n's order: random (32), legacy_session_id (32), then the key share. After the
-server's Finished the client sends ChangeCipherSpec (middlebox compatibility) and
-its Finished.
+in s2n's order: random (32), legacy_session_id (32), then the key share. The client
+writes what s2n's sequence for the handshake type has it write
+(``engine.handshake.sequence``): in middlebox-compatibility mode its ChangeCipherSpec
+right after a HelloRetryRequest, else after the server's Finished; then its Finished.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from engine.errors import (
     MissingExtensionError,
     ProtocolVersionError,
     UnexpectedMessageError,
-    UnsupportedExtensionError,
 )
 from engine.handshake.certificates import (
     check_certificate_preferences,
@@ -30,44 +30,41 @@ from engine.handshake.certificates import (
     verify_chain,
     verify_signature,
 )
-from engine.handshake.client_offer import TLS13, decode_optional
+from engine.handshake.client_offer import TLS13
 from engine.handshake.context import HandshakeContext
-from engine.handshake.names import HandshakeFlags
+from engine.handshake.server_extensions import ServerExtensions, ServerMessage, read_server_extensions
 from engine.handshake.state import Connected, State, expect
 from engine.policies import OPENSSL_3, ClientHelloOffer, client_hello_offer
 from engine.policies import policy as load_policy
 from engine.randomness import DrawKind
 from engine.wire.codec import Struct
 from engine.wire.extensions import (
+    Cookie,
     EcPointFormats,
     Extension,
     ExtensionType,
     KeyShareClientHello,
     KeyShareEntry,
-    KeyShareHelloRetryRequest,
-    KeyShareServerHello,
     ProtocolNameList,
     ServerNameList,
     SignatureSchemeList,
     SupportedGroups,
     SupportedVersionsClient,
-    SupportedVersionsServer,
-    find_extension,
 )
 from engine.wire.handshake import (
+    HELLO_RETRY_REQUEST_RANDOM,
     Certificate,
     CertificateVerify,
     ClientHello,
     EncryptedExtensions,
     Finished,
     HandshakeMessage,
+    HandshakeType,
     ServerHello,
     encode_handshake,
 )
 
 __all__ = ["AwaitingStart", "ExpectServerHello", "start_client"]
-
-_EE_ALLOWED = {ExtensionType.SERVER_NAME, ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, 1, 10, 42, 57, 28}
 
 
 class _Hello:
@@ -78,6 +75,8 @@ class _Hello:
         self.shares = shares
         self.offer = offer
         self.groups = offer.groups
+        # What the server may answer (s2n's extension_requests_sent, reset for each ClientHello).
+        self.requested = frozenset(extension.extension_type for extension in message.extensions)
 
 
 def _extension_bodies(
@@ -165,15 +164,20 @@ def start_client(ctx: HandshakeContext) -> State:
     shares = {group: generate_key_share(group, ctx.random) for group in offer.key_share_groups}
     ctx.client_random = random
     hello = _client_hello(ctx, offer, random, session_id, shares)
-    ctx.send(hello, "CLIENT_HELLO", legacy_version=0x0301)
+    ctx.send(hello, legacy_version=0x0301)
     ctx.version_settled = True
+    if not ctx.config.compat.refuse_change_cipher_spec_before_server_hello:
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-5
+        # = type=implementation
+        ## An implementation may receive an unencrypted record of type change_cipher_spec consisting of the single
+        ## byte value 0x01 at any time after the first ClientHello message has been sent or received
+        ctx.records.allow_change_cipher_spec = True
     return ExpectServerHello(_Hello(hello, shares, offer))
 
 
-def _check_server_hello(hello: _Hello, server_hello: ServerHello) -> int:
+def _check_server_hello(hello: _Hello, server_hello: ServerHello, selected_version: int | None) -> int:
     """Common checks of ServerHello and HelloRetryRequest; return the cipher suite."""
-    versions = decode_optional(server_hello.extensions, ExtensionType.SUPPORTED_VERSIONS, SupportedVersionsServer)
-    if versions is None or versions.selected_version != TLS13:
+    if selected_version != TLS13:
         raise ProtocolVersionError("the server did not select TLS 1.3")
     # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.3
     # = type=implementation
@@ -197,85 +201,111 @@ class ExpectServerHello(State):
         self._hello = hello
         self._retried = retried
 
+    def decode(self, ctx: HandshakeContext, msg_type: int, body: bytes | memoryview) -> HandshakeMessage:
+        """The random first, as s2n reads it (tls/s2n_server_hello.c ``s2n_server_hello_parse``).
+
+        A HelloRetryRequest is one from its random on: the handshake type takes the flag
+        (the position names HELLO_RETRY_MSG) before the rest of the message is read.
+        """
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.3
+        # = type=implementation
+        ## Upon receiving a message with type server_hello, implementations MUST first examine the Random value
+        ## and, if it matches this value, process it as described in Section 4.1.4).
+        if msg_type == HandshakeType.SERVER_HELLO and bytes(body[2:34]) == HELLO_RETRY_REQUEST_RANDOM:
+            # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.4
+            # = type=implementation
+            ## If a client receives a second HelloRetryRequest in the same connection (i.e., where the ClientHello
+            ## was itself in response to a HelloRetryRequest), it MUST abort the handshake with an
+            ## "unexpected_message" alert.
+            if self._retried:
+                raise UnexpectedMessageError("second HelloRetryRequest")
+            # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.4
+            # = type=implementation
+            ## Upon receipt of a HelloRetryRequest, the client MUST check the legacy_version
+            if bytes(body[:2]) != b"\x03\x03":  # s2n: S2N_ERR_INVALID_HELLO_RETRY
+                raise IllegalParameterError("HelloRetryRequest legacy_version is not TLS 1.2")
+            ctx.set_hello_retry()
+        return super().decode(ctx, msg_type, body)
+
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Derive the handshake keys, or answer a HelloRetryRequest."""
         message = expect(message, ServerHello)
-        suite = suite_for(_check_server_hello(self._hello, message))
+        retry = message.is_hello_retry_request
+        kind = ServerMessage.HELLO_RETRY_REQUEST if retry else ServerMessage.SERVER_HELLO
+        lenient = ctx.config.compat.lenient_server_extensions
+        read = read_server_extensions(kind, message.extensions, self._hello.requested, lenient=lenient)
+        suite = suite_for(_check_server_hello(self._hello, message, read.selected_version))
         if ctx.negotiated.suite is not None and ctx.negotiated.suite != suite:
             raise IllegalParameterError("ServerHello suite differs from the HelloRetryRequest's")
         ctx.negotiated.suite = suite
         ctx.transcript.choose_hash(suite.hash_name)
-        if message.is_hello_retry_request:
-            return self._retry(ctx, message, raw)
-        key_share = decode_optional(message.extensions, ExtensionType.KEY_SHARE, KeyShareServerHello)
-        if key_share is None:
+        if retry:
+            return self._retry(ctx, message, raw, read)
+        if read.server_share is None:
             raise MissingExtensionError("ServerHello has no key_share")
-        share = self._hello.shares.get(key_share.server_share.group)
+        group, key_exchange = read.server_share
+        share = self._hello.shares.get(group)
         if share is None:
             raise IllegalParameterError("the server's key share is for a group we sent no share for")
-        ctx.received(raw, "SERVER_HELLO")
+        # tls/s2n_server_hello.c s2n_server_hello_recv: the handshake type once the message is parsed.
+        ctx.set_handshake_type(middlebox=ctx.config.layout.middlebox_compatibility)
+        ctx.transcript.add(raw)
         ctx.negotiated.group = share.group
         ctx.schedule = KeySchedule(suite.hash_name)
-        ctx.derive_handshake_secrets(share.exchange(key_share.server_share.key_exchange))
+        ctx.derive_handshake_secrets(share.exchange(key_exchange))
         ctx.use_handshake_keys(read=True, write=False)
-        ctx.flags |= HandshakeFlags.NEGOTIATED | HandshakeFlags.FULL_HANDSHAKE
-        if ctx.config.layout.middlebox_compatibility:
-            ctx.flags |= HandshakeFlags.MIDDLEBOX_COMPAT
-        return ExpectEncryptedExtensions()
+        ctx.finish_read()  # after the key schedule update, as s2n_finish_read
+        return ExpectEncryptedExtensions(self._hello.requested)
 
-    def _retry(self, ctx: HandshakeContext, retry: ServerHello, raw: bytes) -> State:
-        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.4
-        # = type=implementation
-        ## If a client receives a second HelloRetryRequest in the same connection (i.e., where the ClientHello
-        ## was itself in response to a HelloRetryRequest), it MUST abort the handshake with an
-        ## "unexpected_message" alert.
-        if self._retried:
-            raise UnexpectedMessageError("second HelloRetryRequest")
-        selected = decode_optional(retry.extensions, ExtensionType.KEY_SHARE, KeyShareHelloRetryRequest)
-        if selected is None:
+    def _retry(self, ctx: HandshakeContext, retry: ServerHello, raw: bytes, read: ServerExtensions) -> State:
+        """Answer the HelloRetryRequest: our CCS (in a MIDDLEBOX_COMPAT sequence), then the second ClientHello."""
+        group = read.selected_group
+        if group is None:
             raise IllegalParameterError("HelloRetryRequest changes nothing")
-        group = selected.selected_group
         if group not in self._hello.groups or group in self._hello.shares:
             raise IllegalParameterError("HelloRetryRequest asks for a group not offered or already shared")
+        ctx.set_handshake_type(middlebox=ctx.config.layout.middlebox_compatibility)
         ctx.transcript.replace_with_message_hash()
-        ctx.received(raw, "HELLO_RETRY_MSG")
-        ctx.flags |= HandshakeFlags.HELLO_RETRY_REQUEST
-        if ctx.config.layout.middlebox_compatibility:
-            ctx.send_change_cipher_spec()  # s2n sends its CCS right after a HelloRetryRequest
+        ctx.received(raw)
         shares = {group: generate_key_share(group, ctx.random)}
         first = self._hello.message
         # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2.2
         # = type=implementation
         ## When sending the new ClientHello, the client MUST copy the contents of the extension received in the
         ## HelloRetryRequest into a "cookie" extension in the new ClientHello.
-        cookie = find_extension(retry.extensions, ExtensionType.COOKIE)
+        # s2n echoes the cookie it read (s2n_cookie_send), and none when it is empty (s2n_client_cookie_should_send).
+        cookie = Extension.of(ExtensionType.COOKIE, Cookie(read.cookie)) if read.cookie else None
         hello = _client_hello(ctx, self._hello.offer, first.random, first.legacy_session_id, shares, cookie=cookie)
-        ctx.send(hello, "CLIENT_HELLO")
+        ctx.send(hello)
         return ExpectServerHello(_Hello(hello, shares, self._hello.offer), retried=True)
 
 
 class ExpectEncryptedExtensions(State):
     """Waiting for EncryptedExtensions."""
 
+    def __init__(self, requested: frozenset[int]) -> None:
+        self._requested = requested
+
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
-        """Check the extensions the server may send here; note ALPN."""
+        """Check the extensions the server may send here (``engine.handshake.server_extensions``); note ALPN."""
         message = expect(message, EncryptedExtensions)
-        for extension in message.extensions:
-            if extension.extension_type not in _EE_ALLOWED:
-                raise UnsupportedExtensionError(f"extension {extension.extension_type} in EncryptedExtensions")
-        alpn = decode_optional(
-            message.extensions, ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, ProtocolNameList
-        )
-        if alpn is not None:
-            if len(alpn.protocol_name_list) != 1 or alpn.protocol_name_list[0] not in ctx.config.alpn:
+        lenient = ctx.config.compat.lenient_server_extensions
+        read = read_server_extensions(ServerMessage.ENCRYPTED_EXTENSIONS, message.extensions, self._requested,
+                                      lenient=lenient)  # fmt: skip
+        if read.alpn is not None:
+            # s2n takes the server's choice as it is (tls/extensions/s2n_server_alpn.c).
+            if not lenient and read.alpn not in ctx.config.alpn:
                 raise IllegalParameterError("the server chose a protocol we did not offer")
-            ctx.negotiated.alpn = alpn.protocol_name_list[0]
-        ctx.received(raw, "ENCRYPTED_EXTENSIONS")
-        return ExpectCertificate()
+            ctx.negotiated.alpn = read.alpn
+        ctx.received(raw)
+        return ExpectCertificate(self._requested)
 
 
 class ExpectCertificate(State):
     """Waiting for the server's Certificate."""
+
+    def __init__(self, requested: frozenset[int]) -> None:
+        self._requested = requested
 
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Parse and, unless verification is off, validate the chain.
@@ -285,6 +315,14 @@ class ExpectCertificate(State):
         preferences, as s2n's x509 validator does (on the OpenSSL 3.0 build).
         """
         message = expect(message, Certificate)
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.4.2
+        # = type=implementation
+        ## Otherwise (in the case of server authentication), this field SHALL be zero length.
+        if message.certificate_request_context:  # tls/s2n_server_cert.c: S2N_ERR_BAD_MESSAGE
+            raise IllegalParameterError("the server's Certificate has a certificate_request_context")
+        leaf_extensions = message.entries[0].extensions if message.entries else ()
+        lenient = ctx.config.compat.lenient_server_extensions
+        read_server_extensions(ServerMessage.CERTIFICATE, leaf_extensions, self._requested, lenient=lenient)
         certificates = [entry.cert_data for entry in message.entries]
         if not ctx.config.verify:
             chain = parse_chain(certificates)
@@ -296,7 +334,7 @@ class ExpectCertificate(State):
             validated = verify_chain(chain, ctx.config.trust_anchors, ctx.negotiated.server_name or "")
             check_root_certificate(validated, security_policy, OPENSSL_3)
         ctx.negotiated.peer_chain = tuple(entry.cert_data for entry in message.entries)
-        ctx.received(raw, "SERVER_CERT")
+        ctx.received(raw)
         return ExpectCertificateVerify(chain[0])
 
 
@@ -313,7 +351,7 @@ class ExpectCertificateVerify(State):
             raise IllegalParameterError("the server signed with a scheme we did not offer")
         verify_signature(self._leaf, message.algorithm, ctx.transcript.digest(), message.signature)
         ctx.negotiated.signature_scheme = message.algorithm
-        ctx.received(raw, "SERVER_CERT_VERIFY")
+        ctx.received(raw)
         return ExpectServerFinished()
 
 
@@ -324,12 +362,12 @@ class ExpectServerFinished(State):
         """Verify the server's Finished, send ours, switch to application keys."""
         message = expect(message, Finished)
         ctx.check_peer_finished(message.verify_data)
-        ctx.received(raw, "SERVER_FINISHED")
+        ctx.transcript.add(raw)
         ctx.derive_application_secrets()
-        if ctx.config.layout.middlebox_compatibility:
-            ctx.send_change_cipher_spec()
+        # K_send = handshake once the server's Finished is read (tls/s2n_tls13_key_schedule.c, s2n_client_key_schedule),
+        # before the position moves on: an alert for what follows in its record goes out under these keys.
         ctx.use_handshake_keys(read=False, write=True)
-        ctx.send(Finished(ctx.finished_verify_data(ours=True)), "CLIENT_FINISHED")
+        ctx.finish_read()  # then our CCS, in a MIDDLEBOX_COMPAT sequence without a HelloRetryRequest
+        ctx.send(Finished(ctx.finished_verify_data(ours=True)))  # the position: APPLICATION_DATA
         ctx.use_application_keys(read=True, write=True)
-        ctx.last_message = "APPLICATION_DATA"
         return Connected()

@@ -1,10 +1,14 @@
 """Read what a ClientHello offers, checking what TLS 1.3 requires of it.
 
-``read_offer`` turns a decoded ClientHello into a ``ClientOffer``: the lists the
-server negotiates over, with every malformed or forbidden field rejected with the
-alert RFC 8446 names. Under ``Compat.lenient_client_hello`` key shares are read as
-s2n-tls reads them (unusable ones ignored, no key_share meaning "ask for one"), and
-``read_versions_as_s2n`` says what s2n makes of supported_versions.
+``read_offer`` turns a decoded ClientHello into a ``ClientOffer``: the lists the server
+negotiates over. Each extension is read by its descriptor
+(``engine.handshake.client_hello_extensions``): under ``Compat.lenient_client_hello`` as
+s2n-tls's server reads it (its receive function's leniency: malformed bodies ignored or
+refused as s2n does, key shares it cannot use skipped, no key_share meaning "ask for
+one"), otherwise with the typed codecs and the alerts RFC 8446 names.
+``read_versions_as_s2n`` says what s2n makes of supported_versions, and
+``check_extensions_before_version`` what s2n refuses before it refuses a ClientHello
+without supported_versions.
 """
 
 from __future__ import annotations
@@ -12,38 +16,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from engine.crypto.key_exchange import usable_key_share
-from engine.errors import DecodeError, IllegalParameterError, MissingExtensionError, ProtocolVersionError
-from engine.wire.extensions import (
-    Extension,
-    ExtensionType,
-    KeyShareClientHello,
-    ProtocolNameList,
-    ServerNameList,
-    SignatureSchemeList,
-    SupportedGroups,
-    SupportedVersionsClient,
-    find_extension,
-)
+from engine.config import EngineConfig
+from engine.errors import IllegalParameterError
+from engine.handshake.client_hello_extensions import TLS13, OfferContext, receive_client_hello_extensions
+from engine.policies import SecurityPolicy
+from engine.wire.extensions import Extension, ExtensionType, find_extension
 from engine.wire.handshake import ClientHello
-from engine.wire.reader import Reader
+from engine.wire.s2n_bodies import s2n_supported_versions
 
 __all__ = [
     "TLS13",
     "ClientOffer",
+    "OfferContext",
     "S2nVersions",
+    "check_extensions_before_version",
     "decode_optional",
+    "offer_context",
     "read_offer",
     "read_versions_as_s2n",
     "s2n_version",
 ]
 
-TLS13 = 0x0304
-
 
 @dataclass(frozen=True)
 class ClientOffer:
-    """The parts of a ClientHello negotiation looks at."""
+    """The parts of a ClientHello negotiation looks at.
+
+    ``groups`` are the client's supported_groups; when s2n has none to read (absent, or
+    ignored as malformed) it keeps its default curve (``OfferContext.default_group``)
+    and can use no key share, so ``groups`` is that curve alone and ``shares`` is empty.
+    ``server_name`` is the host name's bytes as text (UTF-8, undecodable bytes kept as
+    surrogates); ``alpn`` the client's protocols, or (s2n) the one s2n selected.
+    """
 
     hello: ClientHello
     cipher_suites: tuple[int, ...]
@@ -70,100 +74,58 @@ def decode_optional(extensions: tuple[Extension, ...], kind: int, decoder: _Deco
     return None if extension is None else decoder.decode(extension.data)
 
 
-def _check_versions(hello: ClientHello, *, lenient: bool) -> None:
-    versions = decode_optional(hello.extensions, ExtensionType.SUPPORTED_VERSIONS, SupportedVersionsClient)
-    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2.1
-    # = type=implementation
-    ## If this extension is present in the ClientHello, servers MUST NOT use the ClientHello.legacy_version
-    ## value for version negotiation and MUST use only the "supported_versions" extension to determine client
-    ## preferences.
-    if versions is None or TLS13 not in versions.versions:
-        raise ProtocolVersionError("the client does not offer TLS 1.3")
+def offer_context(config: EngineConfig, policy: SecurityPolicy, *, retry: bool) -> OfferContext:
+    """What a server with ``config`` under ``policy`` brings to reading a (first or second) ClientHello."""
+    return OfferContext.for_policy(
+        policy.minimum_version, policy.groups, config.alpn, retry=retry, cookie=config.layout.hello_retry_cookie
+    )
+
+
+def read_offer(hello: ClientHello, *, lenient: bool = False, context: OfferContext | None = None) -> ClientOffer:
+    """Check a ClientHello for TLS 1.3 and extract what the server negotiates over.
+
+    ``lenient`` (``Compat.lenient_client_hello``) reads as s2n does: every extension by
+    its s2n receive function, the compression methods unchecked; supported_versions is
+    the caller's to answer first (``read_versions_as_s2n`` needs the policy). ``context``
+    is what the server brings (policy minimum and default curve, its ALPN list, whether
+    this follows a HelloRetryRequest).
+    """
+    context = context or OfferContext()
+    received = receive_client_hello_extensions(hello, context, lenient=lenient)
     # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2
     # = type=implementation
     ## For every TLS 1.3 ClientHello, this vector MUST contain exactly one byte, set to zero, which corresponds
     ## to the "null" compression method in prior versions of TLS.
     if not lenient and hello.legacy_compression_methods != b"\x00":
         raise IllegalParameterError("TLS 1.3 requires exactly the null compression method")
-
-
-def _shares(hello: ClientHello) -> dict[int, bytes]:
-    key_share = decode_optional(hello.extensions, ExtensionType.KEY_SHARE, KeyShareClientHello)
-    if key_share is None:
-        raise MissingExtensionError("ClientHello has no key_share")
-    shares: dict[int, bytes] = {}
-    for entry in key_share.client_shares:
-        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2.8
-        # = type=implementation
-        ## Clients MUST NOT offer multiple KeyShareEntry values for the same group.
-        if entry.group in shares:
-            raise IllegalParameterError("two key shares for one group")
-        shares[entry.group] = entry.key_exchange
-    return shares
-
-
-def _shares_as_s2n(hello: ClientHello) -> tuple[dict[int, bytes], int, bool]:
-    """``s2n_client_key_share_recv``: the usable shares (first of each group), the entry count, and presence.
-
-    The list's framing is checked (``S2N_ERR_BAD_MESSAGE``, ``S2N_ERR_STUFFER_OUT_OF_DATA``);
-    a share s2n cannot use is skipped (``usable_key_share``); a repeated group keeps its
-    first usable share. Without the extension s2n asks for a share (HelloRetryRequest).
-    """
-    extension = find_extension(hello.extensions, ExtensionType.KEY_SHARE)
-    if extension is None:
-        return {}, 0, False
-    reader = Reader(extension.data)
-    entries = reader.sub_reader(2)
-    reader.expect_end()
-    shares: dict[int, bytes] = {}
-    count = 0
-    while entries.remaining:
-        group = entries.uint(2)
-        key_exchange = bytes(entries.vector(2))
-        count += 1
-        usable = None if group in shares else usable_key_share(group, key_exchange)
-        if usable is not None:
-            shares[group] = usable
-    return shares, count, True
-
-
-def read_offer(hello: ClientHello, *, lenient: bool = False) -> ClientOffer:
-    """Check a ClientHello for TLS 1.3 and extract what the server negotiates over.
-
-    ``lenient`` (``Compat.lenient_client_hello``) reads as s2n does: the compression
-    methods are not checked, key shares are read by ``_shares_as_s2n``, and
-    supported_versions is left to the caller (``read_versions_as_s2n`` needs the policy).
-    """
-    if not lenient:
-        _check_versions(hello, lenient=lenient)
-    groups = decode_optional(hello.extensions, ExtensionType.SUPPORTED_GROUPS, SupportedGroups)
-    schemes = decode_optional(hello.extensions, ExtensionType.SIGNATURE_ALGORITHMS, SignatureSchemeList)
-    if groups is None or schemes is None:
-        raise MissingExtensionError("ClientHello lacks supported_groups or signature_algorithms")
-    names = decode_optional(hello.extensions, ExtensionType.SERVER_NAME, ServerNameList)
-    alpn = decode_optional(hello.extensions, ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, ProtocolNameList)
-    server_name = None
-    if names is not None and names.host_name is not None:
-        try:
-            server_name = names.host_name.decode("ascii")
-        except UnicodeDecodeError:
-            raise DecodeError("server name is not ASCII") from None
-    if lenient:
-        shares, entries, present = _shares_as_s2n(hello)
-    else:
-        shares = _shares(hello)
-        entries, present = len(shares), True
+    groups, shares = received.groups, received.shares
+    if groups is None:  # s2n only: the default curve stays, no share matches it (s2n_client_key_share_recv_ecc)
+        groups, shares = (context.default_group,), {}
+    name = received.server_name
     return ClientOffer(
         hello=hello,
         cipher_suites=hello.cipher_suites,
-        groups=groups.named_group_list,
+        groups=groups,
         shares=shares,
-        signature_schemes=schemes.supported_signature_algorithms,
-        server_name=server_name,
-        alpn=alpn.protocol_name_list if alpn is not None else (),
-        key_share_present=present,
-        key_share_entries=entries,
+        signature_schemes=received.signature_schemes or (),
+        server_name=None if name is None else name.decode("utf-8", "surrogateescape"),
+        alpn=received.alpn,
+        key_share_present=received.key_share_present,
+        key_share_entries=received.key_share_entries,
     )
+
+
+def check_extensions_before_version(hello: ClientHello, context: OfferContext) -> None:
+    """What s2n's server refuses in a ClientHello without supported_versions before it refuses the version.
+
+    ``s2n_process_client_hello`` (tls/s2n_client_hello.c) processes every extension while
+    ``actual_protocol_version`` is still unknown, so those with a TLS 1.3 minimum (key_share,
+    psk_key_exchange_modes, pre_shared_key, quic_transport_parameters) are skipped and the
+    others may fail (a bad renegotiation_info, a cookie, early_data without a PSK, ...);
+    only then does it compare the legacy version with the policy. A failure here is written
+    in a TLS 1.0 record: no version is known yet.
+    """
+    receive_client_hello_extensions(hello, context, lenient=True, tls13=False)
 
 
 def s2n_version(wire_version: int) -> int:
@@ -173,9 +135,6 @@ def s2n_version(wire_version: int) -> int:
     (34, 31)
     """
     return ((wire_version >> 8) * 10 + (wire_version & 0xFF)) & 0xFF
-
-
-_S2N_TLS13 = 34
 
 
 @dataclass(frozen=True)
@@ -197,17 +156,4 @@ def read_versions_as_s2n(hello: ClientHello, minimum_version: int) -> S2nVersion
     extension = find_extension(hello.extensions, ExtensionType.SUPPORTED_VERSIONS)
     if extension is None:
         return S2nVersions(present=False, selected=None)
-    reader = Reader(extension.data)
-    if reader.remaining < 1:
-        return S2nVersions(present=True, selected=None)
-    size = reader.uint(1)
-    if size != reader.remaining or size % 2:
-        return S2nVersions(present=True, selected=None)
-    selected: int | None = None
-    minimum = s2n_version(minimum_version)
-    while reader.remaining:
-        major, minor = reader.uint(1), reader.uint(1)
-        version = major * 10 + minor
-        if major == 3 and minor <= 4 and minimum <= version <= _S2N_TLS13:
-            selected = max(selected or 0, version)
-    return S2nVersions(present=True, selected=None if selected is None else 0x0300 + selected - 30)
+    return S2nVersions(present=True, selected=s2n_supported_versions(extension.data, minimum_version))

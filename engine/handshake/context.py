@@ -3,7 +3,8 @@
 States (``client.py``, ``server.py``) are small classes that read a message and
 return the next state; everything they share lives in a ``HandshakeContext``:
 the transcript, the key schedule, the record layer, the negotiated parameters and
-s2n's handshake flags and last message name.
+the position in s2n's message sequence (``engine.handshake.sequence``), which every
+message read or written moves on.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from engine.crypto.key_schedule import KeySchedule, traffic_keys
 from engine.crypto.signer import SignatureScheme, scheme_hash
 from engine.crypto.suites import CipherSuite
 from engine.crypto.transcript import Transcript
-from engine.errors import DecodeError, DecryptError, InternalError
+from engine.errors import DecodeError, DecryptError, InternalError, UnexpectedMessageError
 from engine.handshake.names import HandshakeFlags
+from engine.handshake.sequence import HandshakePosition
 from engine.instrument import MessageHook
 from engine.randomness import RandomSource
 from engine.record.layer import ContentType, RecordLayer
 from engine.record.protection import RecordProtection
-from engine.wire.handshake import HandshakeMessage, encode_handshake
+from engine.wire.handshake import HandshakeBuffer, HandshakeMessage, encode_handshake
 
 __all__ = ["HandshakeContext", "KeyLogSink", "Negotiated", "certificate_verify_digest"]
 
@@ -59,9 +61,10 @@ class HandshakeContext:
     key_log: KeyLogSink | None = None
     transcript: Transcript = field(default_factory=Transcript)
     negotiated: Negotiated = field(default_factory=Negotiated)
-    flags: HandshakeFlags = HandshakeFlags.INITIAL
-    last_message: str = "CLIENT_HELLO"
-    change_cipher_spec_sent: bool = False
+    # s2n's (handshake type, message number): what info() names, what may be read or written next.
+    position: HandshakePosition = field(init=False)
+    # The peer's handshake bytes not yet read as messages (what is left of the current record).
+    incoming: HandshakeBuffer = field(default_factory=HandshakeBuffer)
     # s2n writes records as TLS 1.0 (0x0301) until it has parsed a ClientHello (server)
     # or sent one (client); after that as TLS 1.2 (0x0303).
     version_settled: bool = False
@@ -75,7 +78,20 @@ class HandshakeContext:
     server_application_secret: bytes = b""
     # The fuzzing harness's hook (engine.instrument): rewrites each handshake message we send.
     message_hook: MessageHook | None = None
+    # s2n's key_update_pending (tls/s2n_key_update.c): a KeyUpdate goes out with the next record of data.
+    key_update_pending: bool = False
+    # Our pending KeyUpdate asks the peer to update too (update_requested).
+    key_update_request: bool = False
     _batch: bytearray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        """Start at the first message of s2n's INITIAL sequence."""
+        self.position = HandshakePosition(client=self.is_client)
+
+    @property
+    def flags(self) -> HandshakeFlags:
+        """s2n's handshake type so far."""
+        return self.position.flags
 
     @property
     def suite(self) -> CipherSuite:
@@ -91,20 +107,33 @@ class HandshakeContext:
             raise InternalError("key schedule not started")
         return self.schedule
 
-    def send(self, message: HandshakeMessage, name: str, *, legacy_version: int = 0x0303) -> bytes:
-        """Encode, add to the transcript, queue as its own record(s); return the bytes sent.
+    def send(self, message: HandshakeMessage, *, legacy_version: int = 0x0303) -> bytes:
+        """Write the message at the position (``write_message``), then move on; return the bytes sent."""
+        encoded = self.write_message(message, legacy_version=legacy_version)
+        self.finish_write()
+        return encoded
 
-        Inside ``one_record(True)`` the message waits to share a record with the next ones.
-        With a ``message_hook``, what it returns is what is hashed and written.
+    def write_message(self, message: HandshakeMessage, *, legacy_version: int = 0x0303) -> bytes:
+        """Encode, add to the transcript, queue as its own record(s), without moving on; return the bytes.
+
+        The message must be the one the position says this side writes now (else an
+        ``InternalError``: the states and the sequence disagree). Inside ``one_record(True)``
+        the message waits to share a record with the next ones. With a ``message_hook``,
+        what it returns is what is hashed and written.
         """
+        self.position.check_write(ContentType.HANDSHAKE, message.msg_type)
         encoded = self.hooked(encode_handshake(message))
         self.transcript.add(encoded)
         if self._batch is not None:
             self._batch += encoded
         else:
             self.records.write(ContentType.HANDSHAKE, encoded, legacy_version=legacy_version)
-        self.last_message = name
         return encoded
+
+    def finish_write(self) -> None:
+        """The message written is done (s2n_handshake_write_io): move on, and write our CCS if it is next."""
+        self.position.advance()
+        self._write_own_change_cipher_spec()
 
     def hooked(self, encoded: bytes) -> bytes:
         """``encoded`` as the message hook rewrites it (unchanged without one)."""
@@ -123,17 +152,46 @@ class HandshakeContext:
         finally:
             self._batch = None
 
-    def send_change_cipher_spec(self) -> None:
-        """The middlebox-compatibility CCS: s2n sends it once per connection (RFC 8446 appendix D.4)."""
-        if not self.change_cipher_spec_sent:
-            self.change_cipher_spec_sent = True
-            self.records.write_change_cipher_spec()
-            self.last_message = "CLIENT_CHANGE_CIPHER_SPEC" if self.is_client else "SERVER_CHANGE_CIPHER_SPEC"
+    def _write_own_change_cipher_spec(self) -> None:
+        """The middlebox-compatibility CCS (RFC 8446 appendix D.4) where our sequence has it.
 
-    def received(self, raw: bytes, name: str) -> None:
-        """Record a message read from the peer."""
+        MIDDLEBOX_COMPAT sequences hold one per side: after the HelloRetryRequest (or the
+        ServerHello) for the server, before the second ClientHello (or the Finished) for the client.
+        """
+        if self.position.ours and self.position.action.record_type == ContentType.CHANGE_CIPHER_SPEC:
+            self.records.write_change_cipher_spec()
+            self.position.advance()
+
+    def set_handshake_type(self, *, middlebox: bool) -> None:
+        """The handshake type once the hello is processed (``HandshakePosition.set_handshake_type``)."""
+        self.position.set_handshake_type(middlebox=middlebox)
+        self.records.allow_change_cipher_spec = True
+
+    def set_hello_retry(self) -> None:
+        """A HelloRetryRequest is part of this handshake."""
+        self.position.set_hello_retry()
+        self.records.allow_change_cipher_spec = True
+
+    def received(self, raw: bytes) -> None:
+        """A message read from the peer is done: into the transcript, then ``finish_read``."""
         self.transcript.add(raw)
-        self.last_message = name
+        self.finish_read()
+
+    def finish_read(self) -> None:
+        """The message read is done (s2n_finish_read): move on; check the rest of its record; write our CCS if next.
+
+        s2n reads on in the same record only while it expects the peer's messages
+        (tls/s2n_handshake_io.c ``s2n_handshake_message_process``): at APPLICATION_DATA any
+        byte left is S2N_ERR_BAD_MESSAGE, and when it is our turn to write a whole message
+        left is one too (it is not expected, and the writer does not read), before we write.
+        """
+        position = self.position
+        position.advance()
+        if position.complete and self.incoming.pending:
+            raise UnexpectedMessageError("handshake data after the last handshake message, in its record")
+        if position.ours and self.incoming.message_ready():
+            raise UnexpectedMessageError("a handshake message after the end of the peer's flight, in its record")
+        self._write_own_change_cipher_spec()
 
     def _log_secret(self, label: bytes, secret: bytes) -> None:
         if self.key_log is not None:

@@ -1,14 +1,15 @@
 """s2n-tls's names for handshake types and messages, so engine traces line up with s2n's.
 
 ``s2n_connection_get_handshake_type_name`` joins the set flags in this order;
-``s2n_connection_get_last_message_name`` names the last message handled.
+``s2n_connection_get_last_message_name`` names the message at the connection's
+position in its handshake type's message sequence (``engine.handshake.sequence``).
 """
 
 from __future__ import annotations
 
-from enum import IntFlag
+from enum import IntFlag, StrEnum
 
-__all__ = ["HandshakeFlags", "handshake_type_name"]
+__all__ = ["HandshakeFlags", "Message", "handshake_type_name"]
 
 
 class HandshakeFlags(IntFlag):
@@ -23,6 +24,26 @@ class HandshakeFlags(IntFlag):
     MIDDLEBOX_COMPAT = 32
     WITH_EARLY_DATA = 64
     EARLY_CLIENT_CCS = 128
+
+
+class Message(StrEnum):
+    """The TLS 1.3 entries of s2n's ``message_type_t`` the engine can reach, by s2n's ``message_names``.
+
+    Not here: CLIENT_CERT, CLIENT_CERT_VERIFY, SERVER_CERT_REQ (client authentication)
+    and END_OF_EARLY_DATA (early data), which the engine does not implement.
+    """
+
+    CLIENT_HELLO = "CLIENT_HELLO"
+    SERVER_HELLO = "SERVER_HELLO"
+    HELLO_RETRY_MSG = "HELLO_RETRY_MSG"
+    ENCRYPTED_EXTENSIONS = "ENCRYPTED_EXTENSIONS"
+    SERVER_CERT = "SERVER_CERT"
+    SERVER_CERT_VERIFY = "SERVER_CERT_VERIFY"
+    SERVER_FINISHED = "SERVER_FINISHED"
+    CLIENT_FINISHED = "CLIENT_FINISHED"
+    SERVER_CHANGE_CIPHER_SPEC = "SERVER_CHANGE_CIPHER_SPEC"
+    CLIENT_CHANGE_CIPHER_SPEC = "CLIENT_CHANGE_CIPHER_SPEC"
+    APPLICATION_DATA = "APPLICATION_DATA"
 
 
 def handshake_type_name(flags: HandshakeFlags) -> str:

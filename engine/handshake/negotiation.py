@@ -178,7 +178,8 @@ def select_certificates(certificates: Sequence[CertifiedKey], server_name: str |
     A name match never falls back to the defaults for a key type it lacks (tls/s2n_handshake.c).
     """
     store = _store(tuple(certificates))
-    host = (server_name or "").encode().lower()
+    # s2n lowercases ASCII only (tolower); the name holds any bytes but NUL (surrogates keep the undecodable ones).
+    host = (server_name or "").encode("utf-8", "surrogateescape").lower()
     matched = store.by_name.get(host) if host else None
     if matched is None and b"." in host:
         matched = store.by_name.get(b"*" + host[host.index(b".") :])

@@ -1,15 +1,24 @@
-"""Post-handshake messages: KeyUpdate (RFC 8446 section 4.6.3); a client drops NewSessionTicket; others are refused."""
+"""Post-handshake messages: KeyUpdate (RFC 8446 section 4.6.3); a client drops NewSessionTicket; others are refused.
+
+Our KeyUpdates go out as s2n's do (tls/s2n_key_update.c): one asked for (``request_key_update``,
+s2n_connection_request_key_update) or owed to the peer (a KeyUpdate of theirs with
+update_requested, ``s2n_key_update_recv``) only marks one pending (``key_update_pending``);
+the pending KeyUpdate is written before the next record of application data
+(``flush_key_update``: s2n_send calls ``s2n_post_handshake_send`` before each record), so
+any number of requests and peer updates before then make one KeyUpdate. close_notify does
+not carry it (s2n_shutdown writes no post-handshake messages).
+"""
 
 from __future__ import annotations
 
 from engine.crypto.key_schedule import next_traffic_secret, traffic_keys
-from engine.errors import IllegalParameterError, InternalError, UnexpectedMessageError
+from engine.errors import DecodeError, IllegalParameterError, InternalError, UnexpectedMessageError
 from engine.handshake.context import HandshakeContext
 from engine.record.layer import ContentType
 from engine.record.protection import RecordProtection
-from engine.wire.handshake import HandshakeType, KeyUpdate, decode_handshake_body, encode_handshake
+from engine.wire.handshake import HandshakeMessage, HandshakeType, KeyUpdate, decode_handshake_body, encode_handshake
 
-__all__ = ["handle_post_handshake", "send_key_update"]
+__all__ = ["flush_key_update", "handle_post_handshake", "request_key_update", "send_key_update"]
 
 
 def _next_protection(ctx: HandshakeContext, secret: bytes) -> RecordProtection:
@@ -28,6 +37,30 @@ def send_key_update(ctx: HandshakeContext, *, request_peer: bool) -> None:
     )
 
 
+def request_key_update(ctx: HandshakeContext, *, request_peer: bool) -> None:
+    """Mark a KeyUpdate of ours pending; it goes with the next application data (``flush_key_update``)."""
+    if ctx.records.write_protection is None:
+        raise InternalError("KeyUpdate before the handshake completed")
+    ctx.key_update_pending = True
+    ctx.key_update_request = ctx.key_update_request or request_peer
+
+
+def flush_key_update(ctx: HandshakeContext) -> None:
+    """Send the pending KeyUpdate, if there is one (s2n_key_update_send, before a record of data)."""
+    if ctx.key_update_pending:
+        send_key_update(ctx, request_peer=ctx.key_update_request)
+        ctx.key_update_pending = ctx.key_update_request = False
+
+
+def _decode(ctx: HandshakeContext, msg_type: int, body: bytes | memoryview) -> HandshakeMessage:
+    """The message; a KeyUpdate as s2n reads it under ``Compat.lenient_key_update`` (its first byte)."""
+    if msg_type == HandshakeType.KEY_UPDATE and ctx.config.compat.lenient_key_update:
+        if not body:
+            raise DecodeError("empty KeyUpdate")  # s2n: S2N_ERR_STUFFER_OUT_OF_DATA
+        return KeyUpdate(body[0])
+    return decode_handshake_body(msg_type, body)
+
+
 def handle_post_handshake(ctx: HandshakeContext, msg_type: int, body: bytes | memoryview) -> None:
     """Handle a handshake message after the handshake: KeyUpdate; a client drops NewSessionTicket.
 
@@ -36,7 +69,7 @@ def handle_post_handshake(ctx: HandshakeContext, msg_type: int, body: bytes | me
     """
     if msg_type == HandshakeType.NEW_SESSION_TICKET and ctx.is_client:
         return
-    message = decode_handshake_body(msg_type, body)
+    message = _decode(ctx, msg_type, body)
     if not isinstance(message, KeyUpdate):
         raise UnexpectedMessageError(f"{type(message).__name__} after the handshake")
     # = https://www.rfc-editor.org/rfc/rfc8446#section-4.6.3
@@ -49,5 +82,12 @@ def handle_post_handshake(ctx: HandshakeContext, msg_type: int, body: bytes | me
     if read is None:
         raise InternalError("no read keys after the handshake")
     ctx.records.read_protection = _next_protection(ctx, next_traffic_secret(ctx.suite.hash_name, read.keys.secret))
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-4.6.3
+    # = type=implementation
+    ## If the request_update field is set to "update_requested", then the receiver MUST send a KeyUpdate of its own
+    ## with request_update set to "update_not_requested" prior to sending its next Application Data record.
     if message.request_update == 1:
-        send_key_update(ctx, request_peer=False)
+        # Answered lazily, as s2n_key_update_recv does; a request of ours still pending is dropped, as the
+        # peer's keys have just moved on (s2n never asks: its KeyUpdates always say update_not_requested).
+        ctx.key_update_pending = True
+        ctx.key_update_request = False

@@ -1,9 +1,11 @@
 """The server side of the TLS 1.3 handshake, one small class per state, as s2n-tls runs it.
 
 Flight (each message in its own record): ServerHello, ChangeCipherSpec (middlebox
-compatibility, when the client sent a session id), EncryptedExtensions, Certificate,
-CertificateVerify, Finished. Randomness is drawn in s2n's order: server random,
-then the key share, then (RSA-PSS only) the signature salt.
+compatibility: always, as s2n; with ``MessageLayout(middlebox_compatibility=False)`` only
+when the client sent a session id), EncryptedExtensions, Certificate, CertificateVerify,
+Finished: the messages of s2n's sequence for the handshake type (``engine.handshake.sequence``).
+Randomness is drawn in s2n's order: server random, then the key share, then (RSA-PSS
+only) the signature salt.
 
 A ClientHello is read as s2n's server reads it (tls/s2n_client_hello.c,
 ``s2n_parse_client_hello`` then ``s2n_process_client_hello``): the second one, after a
@@ -17,6 +19,8 @@ follows it under ``Compat.lenient_client_hello`` / ``Compat.lenient_second_clien
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from engine.config import CertifiedKey
 from engine.crypto.key_exchange import generate_key_share
 from engine.crypto.key_schedule import KeySchedule
@@ -29,7 +33,15 @@ from engine.errors import (
     ProtocolVersionError,
     UnsupportedExtensionError,
 )
-from engine.handshake.client_offer import TLS13, ClientOffer, read_offer, read_versions_as_s2n, s2n_version
+from engine.handshake.client_offer import (
+    TLS13,
+    ClientOffer,
+    check_extensions_before_version,
+    offer_context,
+    read_offer,
+    read_versions_as_s2n,
+    s2n_version,
+)
 from engine.handshake.context import HandshakeContext, certificate_verify_digest
 from engine.handshake.names import HandshakeFlags
 from engine.handshake.negotiation import select_certificates, select_cipher_suite, select_group, select_signature
@@ -96,9 +108,31 @@ class ExpectClientHello(State):
         return super().decode(ctx, msg_type, body)
 
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
-        """Negotiate, then send HelloRetryRequest or the whole server flight."""
+        """Negotiate (all of it before the position moves on, as in s2n's handler), then answer.
+
+        The answer is a HelloRetryRequest or the whole server flight; the handshake type is
+        set first (tls/s2n_establish_session.c: ``s2n_conn_set_handshake_type`` once the
+        ClientHello is processed), so the sequence says which.
+        """
         message = expect(message, ClientHello)
         ctx.version_settled = True
+        offer = self._read(ctx, message)
+        group, share_missing = self._negotiate(ctx, message, offer)
+        retry = self._first is None and bool(ctx.flags & HandshakeFlags.HELLO_RETRY_REQUEST)
+        authentication = _select_authentication(ctx, offer)
+        # MIDDLEBOX_COMPAT is decided by the first ClientHello: it has shaped the sequence since.
+        first = self._first or message
+        ctx.set_handshake_type(middlebox=ctx.config.layout.middlebox_compatibility or bool(first.legacy_session_id))
+        ctx.received(raw)
+        if share_missing:
+            # s2n: S2N_ERR_BAD_KEY_SHARE from s2n_server_key_share_send, writing the ServerHello (before any byte).
+            raise IllegalParameterError("second ClientHello still needs a retry")
+        if retry:
+            return _send_hello_retry(ctx, message, group)
+        return _send_flight(ctx, offer, group, authentication)
+
+    def _read(self, ctx: HandshakeContext, message: ClientHello) -> ClientOffer:
+        """The checks s2n makes while parsing the ClientHello and processing its extensions."""
         compat = ctx.config.compat
         policy = load_policy(ctx.config.policy)
         if self._first is not None:
@@ -107,11 +141,21 @@ class ExpectClientHello(State):
         versions_sent = (
             _check_versions_as_s2n(ctx, message, policy, self._first) if compat.lenient_client_hello else True
         )
-        offer = read_offer(message, lenient=compat.lenient_client_hello)
+        context = offer_context(ctx.config, policy, retry=self._first is not None)
+        offer = read_offer(message, lenient=compat.lenient_client_hello, context=context)
         if self._first is not None:
             _check_second_offer(offer, policy, versions_sent)
         _check_cookie(message, ctx.config.layout.hello_retry_cookie if self._first is not None else b"")
-        ctx.received(raw, "CLIENT_HELLO")
+        return offer
+
+    def _negotiate(self, ctx: HandshakeContext, message: ClientHello, offer: ClientOffer) -> tuple[int, bool]:
+        """Cipher suite and key-share group: return the group, and whether a second ClientHello's share is missing.
+
+        A first ClientHello may need a retry for the group. A second one whose key_share has no
+        share s2n can use fails only as the ServerHello is written (``Compat.lenient_second_client_hello``).
+        """
+        compat = ctx.config.compat
+        policy = load_policy(ctx.config.policy)
         suite = suite_for(select_cipher_suite(policy, offer.cipher_suites))
         # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.4
         # = type=implementation
@@ -127,17 +171,41 @@ class ExpectClientHello(State):
         choice = select_group(policy, offer.groups, tuple(offer.shares))
         if self._first is None:
             if choice.hello_retry:
-                return _send_hello_retry(ctx, message, choice.group)
-            return _send_flight(ctx, offer, choice.group)
+                ctx.set_hello_retry()  # s2n_set_hello_retry_required, as it processes key_share
+            return choice.group, False
         lenient = compat.lenient_second_client_hello
         # s2n takes any usable share the second ClientHello brings, not only one for the group it asked for.
         if not lenient and choice.group != self._retry_group:
             raise IllegalParameterError("second ClientHello lacks the requested key share")
-        # s2n finds the share missing only while writing the ServerHello, and only if the client sent
-        # a key_share extension at all; without one it answers (_send_server_hello fails after it).
-        if choice.hello_retry and (offer.key_share_present or not lenient):
+        # s2n finds the share missing only while writing the ServerHello: with a key_share extension
+        # before writing a byte (handle), without one after writing it (_send_server_hello).
+        if choice.hello_retry and not lenient:
             raise IllegalParameterError("second ClientHello still needs a retry")
-        return _send_flight(ctx, offer, choice.group)
+        return choice.group, choice.hello_retry and offer.key_share_present
+
+
+@dataclass(frozen=True)
+class _Authentication:
+    """The server's signature scheme and certificate, and whether the client's SNI matched a name."""
+
+    scheme: int
+    certificate: CertifiedKey
+    name_matched: bool
+
+
+def _select_authentication(ctx: HandshakeContext, offer: ClientOffer) -> _Authentication:
+    """Signature scheme and certificate: s2n selects them for every ClientHello, a retried one too.
+
+    tls/s2n_client_hello.c ``s2n_process_client_hello``: ``s2n_signature_algorithm_select`` then
+    ``s2n_select_certs_for_server_auth``, whether or not a HelloRetryRequest follows.
+    """
+    policy = load_policy(ctx.config.policy)
+    candidates = select_certificates(ctx.config.certificates, offer.server_name)
+    scheme, certificate = select_signature(
+        policy, offer.signature_schemes, candidates, fallback=ctx.config.compat.signature_fallback
+    )
+    ctx.negotiated.signature_scheme, ctx.negotiated.certificate = scheme, certificate
+    return _Authentication(scheme, certificate, candidates.name_matched)
 
 
 def _check_versions_as_s2n(
@@ -154,6 +222,10 @@ def _check_versions_as_s2n(
     if not versions.present:
         if first is not None and ctx.config.compat.lenient_second_client_hello:
             return False
+        if first is None:  # s2n reads the other extensions first, no version known: a failure is a TLS 1.0 record
+            ctx.version_settled = False
+            check_extensions_before_version(hello, offer_context(ctx.config, policy, retry=False))
+            ctx.version_settled = True
         raise ProtocolVersionError("the client does not offer TLS 1.3")
     if versions.selected is None:
         ctx.version_settled = False  # s2n_record_protocol_version: an unknown version is written as TLS 1.0
@@ -264,10 +336,7 @@ def _send_hello_retry(ctx: HandshakeContext, hello: ClientHello, group: int) -> 
         bodies[ExtensionType.COOKIE] = Cookie(layout.hello_retry_cookie)
     extensions = _in_order(bodies, layout.hello_retry_extensions, hello)
     retry = ServerHello(0x0303, HELLO_RETRY_REQUEST_RANDOM, hello.legacy_session_id, ctx.suite.code, 0, extensions)
-    ctx.flags |= HandshakeFlags.HELLO_RETRY_REQUEST
-    ctx.send(retry, "HELLO_RETRY_MSG")
-    if hello.legacy_session_id:
-        ctx.send_change_cipher_spec()
+    ctx.send(retry)  # then the CCS, in a MIDDLEBOX_COMPAT sequence
     return ExpectClientHello(first=hello, retry_group=group)
 
 
@@ -281,35 +350,28 @@ def _send_server_hello(ctx: HandshakeContext, offer: ClientOffer, group: int) ->
     ctx.negotiated.group = group
     hello = offer.hello
     extensions = _in_order(bodies, ctx.config.layout.server_hello_extensions, hello)
-    ctx.send(ServerHello(0x0303, random, hello.legacy_session_id, ctx.suite.code, 0, extensions), "SERVER_HELLO")
+    ctx.write_message(ServerHello(0x0303, random, hello.legacy_session_id, ctx.suite.code, 0, extensions))
     if key_share is None or client_share is None:
         # A second ClientHello without key_share (Compat.lenient_second_client_hello): s2n writes the ServerHello
-        # without one, then fails computing the shared secret (S2N_ERR_NULL or S2N_ERR_SAFETY, internal errors).
+        # without one, then fails computing the shared secret (S2N_ERR_NULL or S2N_ERR_SAFETY, internal errors),
+        # still at SERVER_HELLO: the secrets are updated before the position moves on (s2n_handshake_write_io).
         # The peer's fault, so the engine says missing_extension.
         raise MissingExtensionError("the second ClientHello has no key_share")
     ctx.schedule = KeySchedule(ctx.suite.hash_name)
     ctx.derive_handshake_secrets(key_share.exchange(client_share))
+    ctx.finish_write()  # then the CCS, in a MIDDLEBOX_COMPAT sequence without a HelloRetryRequest
 
 
-def _send_flight(ctx: HandshakeContext, offer: ClientOffer, group: int) -> State:
-    policy = load_policy(ctx.config.policy)
-    candidates = select_certificates(ctx.config.certificates, offer.server_name)
-    scheme, certificate = select_signature(
-        policy, offer.signature_schemes, candidates, fallback=ctx.config.compat.signature_fallback
-    )
-    ctx.negotiated.signature_scheme, ctx.negotiated.certificate = scheme, certificate
-    ctx.flags |= HandshakeFlags.NEGOTIATED | HandshakeFlags.FULL_HANDSHAKE
+def _send_flight(ctx: HandshakeContext, offer: ClientOffer, group: int, authentication: _Authentication) -> State:
+    scheme, certificate = authentication.scheme, authentication.certificate
     _send_server_hello(ctx, offer, group)
-    if offer.hello.legacy_session_id:
-        ctx.flags |= HandshakeFlags.MIDDLEBOX_COMPAT
-        ctx.send_change_cipher_spec()
     ctx.use_handshake_keys(read=True, write=True)
     with ctx.one_record(ctx.config.layout.coalesce_server_flight):
-        ctx.send(_encrypted_extensions(ctx, offer, candidates.name_matched), "ENCRYPTED_EXTENSIONS")
+        ctx.send(_encrypted_extensions(ctx, offer, authentication.name_matched))
         entries = tuple(CertificateEntry(der, ()) for der in certificate.chain)
-        ctx.send(Certificate(b"", entries), "SERVER_CERT")
-        ctx.send(CertificateVerify(scheme, _sign(ctx, scheme, certificate)), "SERVER_CERT_VERIFY")
-        ctx.send(Finished(ctx.finished_verify_data(ours=True)), "SERVER_FINISHED")
+        ctx.send(Certificate(b"", entries))
+        ctx.send(CertificateVerify(scheme, _sign(ctx, scheme, certificate)))
+        ctx.send(Finished(ctx.finished_verify_data(ours=True)))
     ctx.derive_application_secrets()
     ctx.use_application_keys(read=False, write=True)
     return ExpectClientFinished()
@@ -331,7 +393,6 @@ class ExpectClientFinished(State):
         """Check the client's Finished; then both directions use application keys."""
         message = expect(message, Finished)
         ctx.check_peer_finished(message.verify_data)
-        ctx.received(raw, "CLIENT_FINISHED")
+        ctx.received(raw)  # the position: APPLICATION_DATA
         ctx.use_application_keys(read=True, write=False)
-        ctx.last_message = "APPLICATION_DATA"
         return Connected()

@@ -43,7 +43,11 @@ class RecordLayer:
         self._max_received_plaintext = 0xFFFF if accept_oversized else MAX_PLAINTEXT
         self.read_protection: RecordProtection | None = None
         self.write_protection: RecordProtection | None = None
-        self.allow_change_cipher_spec = True
+        # Whether a ChangeCipherSpec record may come now (it is then dropped); the connection
+        # opens this while the handshake may carry one and closes it as s2n does.
+        self.allow_change_cipher_spec = False
+        # Compat.plaintext_alerts_in_handshake: the connection clears it when the handshake completes.
+        self.allow_plaintext_alerts = False
         self._deframer = Deframer(max(self._max_received_plaintext, MAX_CIPHERTEXT))
         self._outgoing = bytearray()
         self.defer_sealing = defer_sealing
@@ -108,11 +112,16 @@ class RecordLayer:
         return self._deframer.pending
 
     def records(self) -> Iterator[tuple[int, bytes]]:
-        """Whole records as (content type, content), decrypted; CCS dropped after its checks."""
+        """Whole records as (content type, content), decrypted; a ChangeCipherSpec after its checks.
+
+        The connection drops a ChangeCipherSpec (it only checks where it comes). One inside a
+        protected record is read as one, as s2n reads it (tls/s2n_record_read.c
+        ``s2n_tls13_parse_record_type`` gives the inner type, then the same checks).
+        """
         while (record := self._deframer.next_record()) is not None:
             content_type, content = self._open(record.content_type, record.header, record.body)
-            if content_type == ContentType.CHANGE_CIPHER_SPEC:
-                continue
+            if content_type == ContentType.CHANGE_CIPHER_SPEC and record.content_type != content_type:
+                self._check_change_cipher_spec(content)
             yield content_type, content
 
     def _open(self, content_type: int, header: bytes, body: bytes) -> tuple[int, bytes]:
@@ -121,7 +130,7 @@ class RecordLayer:
         if content_type == ContentType.CHANGE_CIPHER_SPEC:
             self._check_change_cipher_spec(body)
             return content_type, body
-        if self.read_protection is not None:
+        if self.read_protection is not None and not (content_type == ContentType.ALERT and self.allow_plaintext_alerts):
             if content_type != ContentType.APPLICATION_DATA:
                 raise UnexpectedMessageError("unprotected record after keys changed")
             return self.read_protection.open(header, body)
@@ -149,4 +158,4 @@ class RecordLayer:
         if body != b"\x01":
             raise UnexpectedMessageError("change_cipher_spec must be the single byte 0x01")
         if not self.allow_change_cipher_spec:
-            raise UnexpectedMessageError("change_cipher_spec after the handshake")
+            raise UnexpectedMessageError("change_cipher_spec where none may come (before a hello, after the handshake)")

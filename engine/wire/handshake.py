@@ -408,8 +408,11 @@ class HandshakeBuffer:
         """Append a handshake record's payload."""
         self._buffer += data
 
-    def next_message(self) -> tuple[int, bytes] | None:
-        """The next whole message as ``(msg_type, raw bytes with header)``, or None if incomplete."""
+    def message_ready(self) -> bool:
+        """Whether a whole message is buffered (``DecodeError`` for a header announcing too long a body)."""
+        return self._message_end() is not None
+
+    def _message_end(self) -> int | None:
         buffer = self._buffer
         if len(buffer) < HANDSHAKE_HEADER_SIZE:
             return None
@@ -417,7 +420,13 @@ class HandshakeBuffer:
         if length > self.max_message_size:
             raise DecodeError(f"handshake message of {length} bytes exceeds {self.max_message_size}")
         end = HANDSHAKE_HEADER_SIZE + length
-        if len(buffer) < end:
+        return end if len(buffer) >= end else None
+
+    def next_message(self) -> tuple[int, bytes] | None:
+        """The next whole message as ``(msg_type, raw bytes with header)``, or None if incomplete."""
+        buffer = self._buffer
+        end = self._message_end()
+        if end is None:
             return None
         raw = bytes(buffer[:end])
         del buffer[:end]

@@ -147,6 +147,8 @@ def _server_layout(section: int, steps: list[Step]) -> MessageLayout:
         assert extension is not None
         cookie = Cookie.decode(extension.data).cookie  # opaque server state: given, not derived
     return MessageLayout(
+        # The trace's server sends its CCS only when the client sent a session id (section 7).
+        middlebox_compatibility=False,
         server_hello_extensions=(ET.KEY_SHARE, ET.SUPPORTED_VERSIONS),
         hello_retry_extensions=(ET.KEY_SHARE, ET.COOKIE, ET.SUPPORTED_VERSIONS),
         hello_retry_cookie=cookie,

@@ -77,3 +77,13 @@ def test_each_signature_has_its_own_stable_exception_class_raised_from_a_frame_o
     assert type(caught.value).__name__ == divergence.error().__class__.__name__
     frames = traceback.extract_tb(caught.value.__traceback__)
     assert frames[-1].name == type(caught.value).__name__
+
+
+def test_a_plaintext_alert_during_the_handshake_is_read_as_s2n_reads_it() -> None:
+    # The engine client refuses an RSA-2048 chain under 20260720 and alerts in the clear; the servers have keys by then.
+    # The engine client refuses an RSA-2048 chain under 20260720 and alerts in the clear: the servers have keys.
+    scenario = Scenario(policy="20260720", cert_type="rsa-2048", seed=15)
+    assert run_scenario(scenario).divergence is None
+    divergence = run_scenario(scenario, target_compat="rfc").divergence
+    assert divergence is not None and divergence.tier is Tier.VERDICT
+    assert divergence.engine.error == "UnexpectedMessageError" and divergence.s2n.status.value == "peer_closed"
