@@ -104,9 +104,26 @@ class Compat:
     # (tls/s2n_key_update.c, s2n_key_update_recv); RFC 8446 wants decode_error for a body
     # that is not exactly one byte.
     lenient_key_update: bool = True
-    # s2n accepts plaintext records up to 2^16-1 bytes (tls/s2n_record_read.c: "incorrect
-    # implementations exist in the wild"); RFC 8446 section 5.1 says record_overflow above 2^14.
+    # s2n reads plaintext records over 2^14 bytes (tls/s2n_record_read.c:159-170: "incorrect
+    # implementations exist in the wild") up to 17535 bytes: a longer one fails in the null cipher's
+    # HMAC update (crypto/s2n_hmac.c:248, S2N_ERR_INTEGER_OVERFLOW) once its whole body is in; no
+    # record length is refused on the header. RFC 8446 section 5.1 says record_overflow above 2^14
+    # (and above 2^14 + 256 for a protected record, on the header).
     oversized_plaintext_records: bool = True
+    # Once the protocol version is established (a client has read the ServerHello or
+    # HelloRetryRequest, a server has written its ServerHello: tls/s2n_server_hello.c:273, :340),
+    # s2n refuses on the header alone a record whose legacy_record_version is not 0x0303
+    # (tls/s2n_record_read.c:155, S2N_ERR_BAD_MESSAGE). RFC 8446 section 5.1: the field MUST be ignored.
+    record_version_check: bool = True
+    # s2n's record framing (tls/s2n_recv.c:121, tls/s2n_record_read.c): a record whose first byte
+    # has the high bit set is an SSLv2 record (2-byte length without that bit, counting from the
+    # third byte), read whole before anything else, at any point of the connection; only as the
+    # first ClientHello is one allowed (the engine does not implement SSLv2 ClientHellos), else
+    # S2N_ERR_BAD_MESSAGE (tls/s2n_handshake_io.c:1527, s2n_recv.c:225). A record of unknown type is
+    # refused on its header once the version is established (tls/s2n_record_read.c:123-133), read
+    # whole before. The RFC's framing (off) refuses any unknown type on its header
+    # (unexpected_message, RFC 8446 section 5).
+    s2n_record_framing: bool = True
     # s2n parses a ClientHello leniently (tls/s2n_client_hello.c): bytes after the
     # extensions block are ignored, the compression methods are not checked, repeats of
     # extension types it does not parse are allowed. RFC 8446 sections 4, 4.1.2 and 4.2
@@ -139,6 +156,15 @@ class Compat:
     # its typed codec and refuses, besides, any extension the ClientHello did not carry
     # (unsupported_extension, 8446 4.2) or the message may not carry (illegal_parameter).
     lenient_server_extensions: bool = True
+    # s2n's client ignores whatever follows the last field it reads in a ServerHello or
+    # HelloRetryRequest (the extensions block), EncryptedExtensions (its extensions block),
+    # Certificate (the certificate list) and CertificateVerify (the signature), and reads fewer
+    # than two bytes where an extensions block goes as no extensions; in those blocks only the
+    # types it parses must not repeat (engine/wire/s2n_server_messages.py; its handlers never
+    # check that a message is used up: tls/s2n_handshake_io.c s2n_handshake_message_process).
+    # RFC 8446 section 4 wants decode_error for trailing bytes and illegal_parameter for any
+    # repeated extension (4.2).
+    lenient_server_messages: bool = True
     # s2n reads a plaintext alert record during a TLS 1.3 handshake even once keys are in
     # use (tls/s2n_record_read.c, s2n_is_tls13_plaintext_content: a peer that failed before
     # it had keys, e.g. on a certificate, sends its alert in the clear); RFC 8446 section 5.2
@@ -161,8 +187,11 @@ class Compat:
             refuse_change_cipher_spec_before_server_hello=False,
             lenient_key_update=False,
             oversized_plaintext_records=False,
+            record_version_check=False,
+            s2n_record_framing=False,
             lenient_client_hello=False,
             lenient_server_extensions=False,
+            lenient_server_messages=False,
             plaintext_alerts_in_handshake=False,
         )
 

@@ -61,7 +61,7 @@ from engine.handshake.server import ExpectClientHello
 from engine.handshake.state import State
 from engine.instrument import Instrumentation, PlaintextRecord
 from engine.randomness import OsRandomSource, RandomSource
-from engine.record.layer import ContentType, RecordLayer
+from engine.record.layer import SSLV2_RECORD, ContentType, RecordLayer, RecordReading
 from engine.record.protection import RecordProtection
 from engine.wire.record import Alert
 
@@ -154,11 +154,11 @@ class TLSConnection:
     ) -> None:
         _check_role(config, client, server_name)
         hooks = instrumentation or _NO_INSTRUMENTATION
-        records = RecordLayer(
-            config.max_record_plaintext,
-            accept_oversized=config.compat.oversized_plaintext_records,
-            defer_sealing=hooks.defer_sealing,
+        compat = config.compat
+        reading = RecordReading(
+            compat.oversized_plaintext_records, compat.s2n_record_framing, compat.record_version_check
         )
+        records = RecordLayer(config.max_record_plaintext, reading=reading, defer_sealing=hooks.defer_sealing)
         records.allow_plaintext_alerts = config.compat.plaintext_alerts_in_handshake
         self.ctx = HandshakeContext(
             config, client, random or OsRandomSource(), records, key_log, message_hook=hooks.message_hook
@@ -342,6 +342,10 @@ class TLSConnection:
         raise error
 
     def _handle_record(self, content_type: int, content: bytes) -> list[Event]:
+        if content_type == SSLV2_RECORD:
+            # tls/s2n_handshake_io.c:1526-1528 and :1331, s2n_recv.c:225: S2N_ERR_BAD_MESSAGE for an SSLv2
+            # record anywhere but as the first ClientHello, which the engine does not implement.
+            raise UnexpectedMessageError("SSLv2 record (SSLv2 ClientHellos are not implemented)")
         # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
         # = type=implementation
         ## Handshake messages MUST NOT be interleaved with other record types.

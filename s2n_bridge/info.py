@@ -33,7 +33,9 @@ class ConnectionInfo:
 
 
 def _text(ffi: Any, pointer: Any) -> str | None:
-    return None if pointer == ffi.NULL else str(ffi.string(pointer).decode())
+    # A peer's server name or ALPN protocol may hold any bytes: undecodable ones become surrogates,
+    # as the engine keeps them (found by server_diff: a UnicodeDecodeError out of info()).
+    return None if pointer == ffi.NULL else str(ffi.string(pointer).decode("utf-8", "surrogateescape"))
 
 
 @cache

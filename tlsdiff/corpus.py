@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -143,16 +144,21 @@ def generate(out: Path) -> dict[str, int]:
     return counts
 
 
-def merge(target: str, sources: list[Path], script: Path) -> tuple[int, int]:
-    """libFuzzer's ``-merge=1`` of ``sources`` into ``corpus/TARGET``: keep what adds coverage; (before, after)."""
-    corpus = Path(__file__).resolve().parent.parent / "corpus" / target
+def merge(target: str, sources: list[Path], script: Path, into: Path | None = None) -> tuple[int, int]:
+    """libFuzzer's ``-merge=1`` of ``sources`` into ``into`` (default ``corpus/TARGET``): keep what adds coverage.
+
+    Returns the number of inputs before and after.
+    """
+    corpus = into or Path(__file__).resolve().parent.parent / "corpus" / target
     corpus.mkdir(parents=True, exist_ok=True)
     before = sum(1 for _ in corpus.iterdir())
     for source in sources:
         if not source.is_dir():
             raise OSError(f"not a directory: {source}")
     command = [sys.executable, str(script), "-merge=1", str(corpus), *map(str, sources)]
-    done = subprocess.run(command, capture_output=True, timeout=3600, check=False)
+    # libFuzzer's merge re-runs the script itself: its shebang must find this interpreter first on PATH.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    done = subprocess.run(command, capture_output=True, timeout=3600, check=False, env=env)
     if done.returncode != 0:
         raise OSError(f"merge failed: {done.stderr.decode(errors='replace').strip().splitlines()[-1:]}")
     return before, sum(1 for _ in corpus.iterdir())

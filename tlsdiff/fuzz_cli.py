@@ -224,7 +224,10 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
         return 0
     if args.target not in _known_targets():
         raise ValueError(f"unknown target {args.target!r}")
-    before, after = merge(args.target, [Path(d) for d in args.dirs], fuzz_targets_dir() / f"{args.target}.py")
+    if not args.dirs:
+        raise ValueError("corpus merge: name the directories to merge in")
+    into = Path(args.into) if args.into else None
+    before, after = merge(args.target, [Path(d) for d in args.dirs], fuzz_targets_dir() / f"{args.target}.py", into)
     print(f"{args.target}: corpus {before} -> {after} inputs")
     return 0
 
@@ -248,4 +251,5 @@ def add_commands(commands: Any, seed_type: Any) -> None:
     corpus.add_argument("target", nargs="?", help="merge: the target whose corpus/NAME gets the inputs")
     corpus.add_argument("dirs", nargs="*", help="merge: directories of inputs to merge in")
     corpus.add_argument("--out", default=str(project_root() / "corpus"), help="generate: where the folders go")
+    corpus.add_argument("--into", help="merge: the corpus directory to merge into (default corpus/TARGET)")
     corpus.set_defaults(run=_cmd_corpus)

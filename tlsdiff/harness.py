@@ -272,7 +272,7 @@ class _S2NEndpoint:
 
     def key_update(self, *, request_peer: bool) -> Outcome:
         def request() -> Outcome:
-            # s2n writes the KeyUpdate with the next record it sends; the engine writes it at once.
+            # s2n writes the KeyUpdate with the next record it sends; so does the engine (a lazy key_update).
             self._connection.request_key_update(peer_update=request_peer)
             return self._outcome(Status.COMPLETE, self._connection.take_outgoing())
 

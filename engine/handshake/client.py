@@ -63,6 +63,7 @@ from engine.wire.handshake import (
     ServerHello,
     encode_handshake,
 )
+from engine.wire.s2n_server_messages import decode_server_message_as_s2n
 
 __all__ = ["AwaitingStart", "ExpectServerHello", "start_client"]
 
@@ -194,7 +195,17 @@ def _check_server_hello(hello: _Hello, server_hello: ServerHello, selected_versi
     return server_hello.cipher_suite
 
 
-class ExpectServerHello(State):
+class _ServerMessageState(State):
+    """A state of a client that has sent its ClientHello: the server's messages read as ``Compat`` says."""
+
+    def decode(self, ctx: HandshakeContext, msg_type: int, body: bytes | memoryview) -> HandshakeMessage:
+        """As s2n's client parses them (``Compat.lenient_server_messages``), or with the typed codecs."""
+        if ctx.config.compat.lenient_server_messages:
+            return decode_server_message_as_s2n(msg_type, body)
+        return super().decode(ctx, msg_type, body)
+
+
+class ExpectServerHello(_ServerMessageState):
     """Waiting for ServerHello (or one HelloRetryRequest)."""
 
     def __init__(self, hello: _Hello, retried: bool = False) -> None:
@@ -230,6 +241,7 @@ class ExpectServerHello(State):
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
         """Derive the handshake keys, or answer a HelloRetryRequest."""
         message = expect(message, ServerHello)
+        ctx.records.establish_version()  # tls/s2n_server_hello.c:273, a HelloRetryRequest too
         retry = message.is_hello_retry_request
         kind = ServerMessage.HELLO_RETRY_REQUEST if retry else ServerMessage.SERVER_HELLO
         lenient = ctx.config.compat.lenient_server_extensions
@@ -280,7 +292,7 @@ class ExpectServerHello(State):
         return ExpectServerHello(_Hello(hello, shares, self._hello.offer), retried=True)
 
 
-class ExpectEncryptedExtensions(State):
+class ExpectEncryptedExtensions(_ServerMessageState):
     """Waiting for EncryptedExtensions."""
 
     def __init__(self, requested: frozenset[int]) -> None:
@@ -301,7 +313,7 @@ class ExpectEncryptedExtensions(State):
         return ExpectCertificate(self._requested)
 
 
-class ExpectCertificate(State):
+class ExpectCertificate(_ServerMessageState):
     """Waiting for the server's Certificate."""
 
     def __init__(self, requested: frozenset[int]) -> None:
@@ -338,7 +350,7 @@ class ExpectCertificate(State):
         return ExpectCertificateVerify(chain[0])
 
 
-class ExpectCertificateVerify(State):
+class ExpectCertificateVerify(_ServerMessageState):
     """Waiting for the server's CertificateVerify."""
 
     def __init__(self, leaf: x509.Certificate) -> None:
@@ -355,7 +367,7 @@ class ExpectCertificateVerify(State):
         return ExpectServerFinished()
 
 
-class ExpectServerFinished(State):
+class ExpectServerFinished(_ServerMessageState):
     """Waiting for the server's Finished; then the client's CCS and Finished go out."""
 
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:

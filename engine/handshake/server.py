@@ -351,6 +351,7 @@ def _send_server_hello(ctx: HandshakeContext, offer: ClientOffer, group: int) ->
     hello = offer.hello
     extensions = _in_order(bodies, ctx.config.layout.server_hello_extensions, hello)
     ctx.write_message(ServerHello(0x0303, random, hello.legacy_session_id, ctx.suite.code, 0, extensions))
+    ctx.records.establish_version()  # tls/s2n_server_hello.c:340 (not after a HelloRetryRequest)
     if key_share is None or client_share is None:
         # A second ClientHello without key_share (Compat.lenient_second_client_hello): s2n writes the ServerHello
         # without one, then fails computing the shared secret (S2N_ERR_NULL or S2N_ERR_SAFETY, internal errors),

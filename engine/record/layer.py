@@ -14,13 +14,23 @@ with the protection in force when it was written, until they are taken or sealed
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from engine.errors import RecordOverflowError, UnexpectedMessageError
 from engine.instrument import PlaintextRecord, seal_record
 from engine.record.deframer import Deframer
 from engine.record.protection import MAX_CIPHERTEXT, MAX_PLAINTEXT, RecordProtection
 
-__all__ = ["ContentType", "RecordLayer"]
+__all__ = ["SSLV2_RECORD", "ContentType", "RecordLayer", "RecordReading"]
+
+SSLV2_RECORD = 0x100
+"""The content type ``records`` gives an SSLv2 record (s2n's framing); its content starts at its msg_type."""
+
+# The largest plaintext record s2n reads (Compat.oversized_plaintext_records): it passes every
+# unprotected record through the null cipher's HMAC update, which refuses a size over
+# UINT32_MAX - 4294949760 = 17535 (crypto/s2n_hmac.c:248, S2N_ERR_INTEGER_OVERFLOW), once the body is in
+# (tls/s2n_record_read_stream.c:67); the header alone passes any length (tls/s2n_record_read.c:159-170).
+_S2N_MAX_PLAINTEXT_RECORD = 17535
 
 
 class ContentType:
@@ -35,12 +45,24 @@ class ContentType:
 _KNOWN_TYPES = {ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT, ContentType.HANDSHAKE, ContentType.APPLICATION_DATA}
 
 
+@dataclass(frozen=True)
+class RecordReading:
+    """How records are read: the ``Compat`` switches of the record layer (all off: the RFC's reading)."""
+
+    accept_oversized: bool = False
+    s2n_framing: bool = False
+    check_version: bool = False
+
+
 class RecordLayer:
     """Per-connection record state: keys, sequence numbers, buffers."""
 
-    def __init__(self, max_plaintext: int, *, accept_oversized: bool = False, defer_sealing: bool = False) -> None:
+    def __init__(
+        self, max_plaintext: int, *, reading: RecordReading | None = None, defer_sealing: bool = False
+    ) -> None:
+        reading = reading or RecordReading()
         self.max_plaintext = max_plaintext
-        self._max_received_plaintext = 0xFFFF if accept_oversized else MAX_PLAINTEXT
+        self._max_received_plaintext = _S2N_MAX_PLAINTEXT_RECORD if reading.accept_oversized else MAX_PLAINTEXT
         self.read_protection: RecordProtection | None = None
         self.write_protection: RecordProtection | None = None
         # Whether a ChangeCipherSpec record may come now (it is then dropped); the connection
@@ -48,7 +70,9 @@ class RecordLayer:
         self.allow_change_cipher_spec = False
         # Compat.plaintext_alerts_in_handshake: the connection clears it when the handshake completes.
         self.allow_plaintext_alerts = False
-        self._deframer = Deframer(max(self._max_received_plaintext, MAX_CIPHERTEXT))
+        # s2n reads a record of any length before it looks at its size.
+        max_body = 0xFFFF if reading.accept_oversized else MAX_CIPHERTEXT
+        self._deframer = Deframer(max_body, s2n_framing=reading.s2n_framing, check_version=reading.check_version)
         self._outgoing = bytearray()
         self.defer_sealing = defer_sealing
         self._unsealed: list[PlaintextRecord] = []
@@ -111,6 +135,15 @@ class RecordLayer:
         """Received bytes that do not yet make a whole record."""
         return self._deframer.pending
 
+    def establish_version(self) -> None:
+        """From now on record headers are checked as s2n checks them once the version is known.
+
+        s2n sets ``actual_protocol_version_established`` on a client once it has parsed the
+        ServerHello or HelloRetryRequest (tls/s2n_server_hello.c:273), on a server once it has
+        written its ServerHello, not a HelloRetryRequest (tls/s2n_server_hello.c:340).
+        """
+        self._deframer.version_established = True
+
     def records(self) -> Iterator[tuple[int, bytes]]:
         """Whole records as (content type, content), decrypted; a ChangeCipherSpec after its checks.
 
@@ -119,6 +152,9 @@ class RecordLayer:
         ``s2n_tls13_parse_record_type`` gives the inner type, then the same checks).
         """
         while (record := self._deframer.next_record()) is not None:
+            if record.sslv2:
+                yield SSLV2_RECORD, record.header[2:] + record.body
+                continue
             content_type, content = self._open(record.content_type, record.header, record.body)
             if content_type == ContentType.CHANGE_CIPHER_SPEC and record.content_type != content_type:
                 self._check_change_cipher_spec(content)

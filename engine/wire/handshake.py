@@ -63,6 +63,7 @@ __all__ = [
     "decode_handshake",
     "decode_handshake_body",
     "encode_handshake",
+    "read_s2n_extension_block",
 ]
 
 HANDSHAKE_HEADER_SIZE = 4
@@ -319,8 +320,12 @@ compares only these between a ClientHello and the one after a HelloRetryRequest.
 """
 
 
-def _s2n_extension_block(reader: Reader) -> tuple[tuple[Extension, ...], bool]:
-    # s2n_extension_list_parse: fewer than two bytes left reads as no extensions at all.
+def read_s2n_extension_block(reader: Reader) -> tuple[tuple[Extension, ...], bool]:
+    """An extensions block as ``s2n_extension_list_parse`` reads it (tls/extensions/s2n_extension_list.c:158-188).
+
+    Fewer than two bytes left read as no block at all (the flag is False); only the types
+    s2n parses must not repeat; what follows the block is left to the caller.
+    """
     if reader.remaining < 2:
         return (), False
     block = reader.sub_reader(2)
@@ -353,7 +358,7 @@ def decode_client_hello_as_s2n(body: bytes | memoryview) -> ClientHello:
     # legacy_version, random, legacy_session_id and cipher_suites as the codec reads them.
     strict = {field.name: field.form.read(reader) for field in wire_fields(ClientHello)[:4]}
     compression = _ANY_COMPRESSION_METHODS.read(reader)
-    extensions, present = _s2n_extension_block(reader)
+    extensions, present = read_s2n_extension_block(reader)
     return ClientHello(
         **strict, legacy_compression_methods=compression, extensions=extensions, extensions_present=present
     )

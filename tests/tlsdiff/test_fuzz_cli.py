@@ -97,3 +97,23 @@ def test_a_finding_survives_sigkill_right_after_it_is_reported(tmp_path: Path) -
         assert (directory / name).stat().st_size > 0, name
     replayed = _tlsdiff("fuzz", "server_diff", "--replay", str(directory / "input.bin"), env=env)
     assert document["signature"] in replayed.stdout
+
+
+def test_corpus_merge_keeps_what_adds_coverage(tmp_path: Path) -> None:
+    into, source = tmp_path / "into", tmp_path / "source"
+    source.mkdir()
+    (source / "a").write_bytes(Scenario(seed=1).encode())
+    (source / "b").write_bytes(Scenario(seed=1).encode() + b"")  # the same input twice adds nothing
+    (source / "c").write_bytes(b"\x01")  # a client under test: other code
+    done = _tlsdiff("corpus", "merge", "engine_robustness", str(source), "--into", str(into))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("engine_robustness: corpus 0 -> ")
+    assert 1 <= len(list(into.iterdir())) <= 2
+
+
+def test_corpus_generate_writes_every_target_and_its_dictionary(tmp_path: Path) -> None:
+    done = _tlsdiff("corpus", "generate", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    for target in _TARGETS:
+        assert len(list((tmp_path / target).iterdir())) >= 20, target
+        assert (tmp_path / "dicts" / f"{target}.dict").read_text().count("\n") > 100
