@@ -63,7 +63,7 @@ def _fuzz(target: str, runs: int, seed: int, findings: Path) -> dict[str, object
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--findings", default=str(ROOT / ".tlsdiff" / "ci-findings"))
     parser.add_argument("--targets", help="comma-separated subset (default: all)")

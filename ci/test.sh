@@ -25,7 +25,7 @@ for profile in $profiles; do
 done
 
 echo "[test] fuzzing: replay the regression corpus, then each target for a fixed number of executions"
-TLSDIFF_S2N_PROFILE=openssl .venv/bin/python ci/fuzz_ci.py --runs "${TLSDIFF_CI_FUZZ_RUNS:-200}" --seed 1
+TLSDIFF_S2N_PROFILE=openssl .venv/bin/python ci/fuzz_ci.py --runs "${TLSDIFF_CI_FUZZ_RUNS:-500}" --seed 1
 
 echo "[test] valgrind memcheck of the bridge (openssl profile)"
 TLSDIFF_S2N_PROFILE=openssl .venv/bin/python ci/memcheck.py

@@ -410,7 +410,9 @@ class TLSConnection:
     def _fail(self, error: TLSError) -> None:
         """Enter the sticky error state; queue the alert ``error`` names, if it sends one."""
         self._error = error
-        if not error.sends_alert:
+        # After our close_notify the write side is closed: s2n writes nothing more (tls/s2n_shutdown.c:77 sets
+        # write_closed; s2n_connection_check_io_status, tls/s2n_connection.c:1861), and RFC 8446 6.1 agrees.
+        if not error.sends_alert or self._close_sent:
             return
         description = error.alert
         level = 2

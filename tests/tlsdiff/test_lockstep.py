@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import traceback
 
 import pytest
 
+from tlsdiff.fuzz_cli import project_root
 from tlsdiff.fuzz_scenario import Action, Event, Mutation, Peer, Scenario, Stage
+from tlsdiff.fuzzing import replay
 from tlsdiff.harness import Role
 from tlsdiff.lockstep import run_scenario
 from tlsdiff.oracle import DivergenceError, Tier, divergence_error_class
@@ -87,3 +90,12 @@ def test_a_plaintext_alert_during_the_handshake_is_read_as_s2n_reads_it() -> Non
     divergence = run_scenario(scenario, target_compat="rfc").divergence
     assert divergence is not None and divergence.tier is Tier.VERDICT
     assert divergence.engine.error == "UnexpectedMessageError" and divergence.s2n.status.value == "peer_closed"
+
+
+def test_the_regression_corpus_replays_as_pinned() -> None:
+    # Every past finding: fixed ones must agree, pinned ones (s2n bugs, unsupported features) keep their signature.
+    pins = sorted((project_root() / "corpus" / "regression").glob("*/*.json"))
+    assert len(pins) >= 8
+    for pin in pins:
+        [(_, signature)] = replay(pin.parent.name, [pin.with_suffix(".bin")])
+        assert signature == json.loads(pin.read_text())["signature"], pin.name
