@@ -21,9 +21,14 @@ from tlsdiff.locate import locate
 from tlsdiff.oracle import Divergence, compare
 from tlsdiff.peer import MutatingPeer
 
-__all__ = ["MAX_DATA", "RunResult", "run_scenario", "target_direction"]
+__all__ = ["DATA_BUDGET", "MAX_DATA", "MAX_EVENTS", "RunResult", "run_scenario", "target_direction"]
 
 MAX_DATA = 1 << 15  # an event's data size is taken modulo this, to keep one run short
+MAX_EVENTS = 16
+DATA_BUDGET = 1 << 18  # bytes (and pieces: _PIECE_COST each) one run's events may move
+_PIECE_COST = 256
+_MAX_PIECES = 64
+_DATA_ACTIONS = frozenset({Action.PEER_DATA, Action.TARGET_DATA, Action.PEER_KEY_UPDATE, Action.TARGET_KEY_UPDATE})
 _MAX_ROUNDS = 12  # a TLS 1.3 handshake takes at most 4 flights each way; more means a loop
 
 
@@ -42,6 +47,35 @@ class RunResult:
 def target_direction(role: Role) -> str:
     """The direction the targets write in."""
     return "server->client" if role is Role.SERVER else "client->server"
+
+
+def _bounded(event: Event) -> Event:
+    """The event with its data cut to at most ``_MAX_PIECES`` pieces (the cost of a run is per record)."""
+    if event.action in _DATA_ACTIONS and event.chunk:
+        return replace(event, size=min(event.size % MAX_DATA, event.chunk * _MAX_PIECES))
+    return event
+
+
+def _cost(event: Event) -> int:
+    size = event.size % MAX_DATA if event.action in _DATA_ACTIONS else 0
+    pieces = -(-size // event.chunk) if event.chunk else 1
+    return size + pieces * _PIECE_COST
+
+
+def _within_budget(events: tuple[Event, ...]) -> tuple[Event, ...]:
+    """The events a run does: at most ``MAX_EVENTS``, each cut to ``_MAX_PIECES`` pieces, and none past ``DATA_BUDGET``.
+
+    A fuzzer input can ask for a dozen 32 KiB transfers in 1-byte pieces; without a bound one
+    input takes longer than libFuzzer's timeout and the run ends on a "timeout" that is no finding.
+    """
+    kept: list[Event] = []
+    spent = 0
+    for event in map(_bounded, events[:MAX_EVENTS]):
+        spent += _cost(event)
+        if spent > DATA_BUDGET:
+            break
+        kept.append(event)
+    return tuple(kept)
 
 
 def _step_name(step: str, round_number: int) -> str:
@@ -278,7 +312,7 @@ def run_scenario(scenario: Scenario, *, alone: str | None = None, target_compat:
     with _endpoints(scenario, alone, target_compat) as run:
         divergence, ended = run.handshake()
         complete = run.complete
-        for index, event in enumerate(scenario.events):
+        for index, event in enumerate(_within_budget(scenario.events)):
             if divergence is not None or ended or not run.complete:
                 break
             divergence, ended = run.event(index, event)

@@ -99,3 +99,11 @@ def test_the_regression_corpus_replays_as_pinned() -> None:
     for pin in pins:
         [(_, signature)] = replay(pin.parent.name, [pin.with_suffix(".bin")])
         assert signature == json.loads(pin.read_text())["signature"], pin.name
+
+
+def test_a_run_does_a_bounded_amount_of_work() -> None:
+    # Forty 32 KiB transfers in 1-byte pieces would outlast libFuzzer's timeout; the budget stops well before.
+    greedy = Scenario(seed=11, events=tuple(Event(Action.PEER_DATA, 32767, 1) for _ in range(40)))
+    result = run_scenario(greedy)
+    assert result.divergence is None
+    assert 0 < sum(step.startswith("event") for step in result.steps) < 16
