@@ -31,12 +31,17 @@ from engine.handshake.negotiation import schemes_for_certificate
 from engine.policies import Libcrypto, SecurityPolicy, certificate_key_types, certificate_signature_oids
 
 __all__ = [
+    "MAX_CHAIN_DEPTH",
     "check_certificate_preferences",
     "check_root_certificate",
     "parse_chain",
     "verify_chain",
     "verify_signature",
 ]
+
+
+MAX_CHAIN_DEPTH = 7
+"""s2n's default ``max_chain_depth`` (tls/s2n_x509_validator.c:58, ``DEFAULT_MAX_CHAIN_DEPTH``)."""
 
 
 def parse_chain(

@@ -18,12 +18,14 @@ from engine.crypto.key_exchange import KeyShare, generate_key_share
 from engine.crypto.key_schedule import KeySchedule
 from engine.crypto.suites import suite_for
 from engine.errors import (
+    BadCertificateError,
     IllegalParameterError,
     MissingExtensionError,
     ProtocolVersionError,
     UnexpectedMessageError,
 )
 from engine.handshake.certificates import (
+    MAX_CHAIN_DEPTH,
     check_certificate_preferences,
     check_root_certificate,
     parse_chain,
@@ -335,14 +337,17 @@ class ExpectCertificate(_ServerMessageState):
         leaf_extensions = message.entries[0].extensions if message.entries else ()
         lenient = ctx.config.compat.lenient_server_extensions
         read_server_extensions(ServerMessage.CERTIFICATE, leaf_extensions, self._requested, lenient=lenient)
+        # s2n reads at most MAX_CHAIN_DEPTH certificates (tls/s2n_x509_validator.c:587); more is an error only
+        # when it validates (:624, S2N_ERR_CERT_MAX_CHAIN_DEPTH_EXCEEDED), after the first ones were checked.
         certificates = [entry.cert_data for entry in message.entries]
+        read = certificates[:MAX_CHAIN_DEPTH]
         if not ctx.config.verify:
-            chain = parse_chain(certificates)
+            chain = parse_chain(read)
         else:
             security_policy = load_policy(ctx.config.policy)
-            chain = parse_chain(
-                certificates, lambda cert: check_certificate_preferences(cert, security_policy, OPENSSL_3)
-            )
+            chain = parse_chain(read, lambda cert: check_certificate_preferences(cert, security_policy, OPENSSL_3))
+            if len(certificates) > MAX_CHAIN_DEPTH:
+                raise BadCertificateError(f"{len(certificates)} certificates: more than {MAX_CHAIN_DEPTH}")
             validated = verify_chain(chain, ctx.config.trust_anchors, ctx.negotiated.server_name or "")
             check_root_certificate(validated, security_policy, OPENSSL_3)
         ctx.negotiated.peer_chain = tuple(entry.cert_data for entry in message.entries)
