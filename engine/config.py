@@ -170,6 +170,10 @@ class Compat:
     # it had keys, e.g. on a certificate, sends its alert in the clear); RFC 8446 section 5.2
     # wants every record after the key change protected (unexpected_message).
     plaintext_alerts_in_handshake: bool = True
+    # After the handshake s2n discards a protected record whose inner type is change_cipher_spec,
+    # whatever it holds (tls/s2n_recv.c:245-253; only a plaintext one is refused, by s2n_record_parse);
+    # RFC 8446 section 5: a protected change_cipher_spec is unexpected_message.
+    protected_change_cipher_spec_after_handshake: bool = True
 
     @classmethod
     def s2n(cls) -> Compat:
@@ -193,6 +197,7 @@ class Compat:
             lenient_server_extensions=False,
             lenient_server_messages=False,
             plaintext_alerts_in_handshake=False,
+            protected_change_cipher_spec_after_handshake=False,
         )
 
 

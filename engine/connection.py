@@ -215,6 +215,12 @@ class TLSConnection:
         try:
             if not self.handshake_complete:
                 raise InternalError("application data before the handshake completed")
+            # = https://www.rfc-editor.org/rfc/rfc8446#section-6.1
+            # = type=implementation
+            ## Any data received after a closure alert has been received MUST be ignored.
+            # The mirror for our side: after our close_notify nothing more is written (s2n_send: S2N_ERR_CLOSED).
+            if self._close_sent:
+                raise InternalError("application data after close_notify")
             if not data:
                 return
             flush_key_update(self.ctx)
@@ -392,6 +398,9 @@ class TLSConnection:
             if self.handshake_complete:
                 self.ctx.records.allow_change_cipher_spec = self.ctx.config.compat.change_cipher_spec_after_handshake
                 self.ctx.records.allow_plaintext_alerts = False
+                self.ctx.records.ignore_protected_change_cipher_spec = (
+                    self.ctx.config.compat.protected_change_cipher_spec_after_handshake
+                )
                 events.append(HandshakeComplete())
         return events
 

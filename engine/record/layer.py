@@ -70,6 +70,7 @@ class RecordLayer:
         self.allow_change_cipher_spec = False
         # Compat.plaintext_alerts_in_handshake: the connection clears it when the handshake completes.
         self.allow_plaintext_alerts = False
+        self.ignore_protected_change_cipher_spec = False
         # s2n reads a record of any length before it looks at its size.
         max_body = 0xFFFF if reading.accept_oversized else MAX_CIPHERTEXT
         self._deframer = Deframer(max_body, s2n_framing=reading.s2n_framing, check_version=reading.check_version)
@@ -156,7 +157,10 @@ class RecordLayer:
                 yield SSLV2_RECORD, record.header[2:] + record.body
                 continue
             content_type, content = self._open(record.content_type, record.header, record.body)
-            if content_type == ContentType.CHANGE_CIPHER_SPEC and record.content_type != content_type:
+            # A protected ChangeCipherSpec: after the handshake s2n discards one unchecked, whatever it holds
+            # (tls/s2n_recv.c:245-253); the connection sets the flag then (Compat.protected_change_..._handshake).
+            protected_ccs = content_type == ContentType.CHANGE_CIPHER_SPEC and record.content_type != content_type
+            if protected_ccs and not self.ignore_protected_change_cipher_spec:
                 self._check_change_cipher_spec(content)
             yield content_type, content
 
