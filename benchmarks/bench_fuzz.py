@@ -123,9 +123,8 @@ def main() -> None:
         shown = f"{engine:9.0f} {s2n:8.0f}" if engine and s2n else f"{'-':>9} {'-':>8}"
         under = f"{_atheris_rate(name, args.runs):10.0f}" if args.atheris else f"{'-':>10}"
         print(f"{name:<20} {lockstep:11.0f} {shown} {ratio} {under}", flush=True)
-    print(
-        "ratio: lockstep time over (engine alone + s2n alone); below 1 would mean overlap, above 1 the oracle's cost."
-    )
+    print("ratio: lockstep time over (engine alone + s2n alone) on the same inputs; below 1: the peer is shared")
+    print("and a lockstep run stops at its first divergence. atheris/s: libFuzzer's own figure, start-up included.")
 
 
 if __name__ == "__main__":
