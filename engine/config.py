@@ -159,9 +159,10 @@ class Compat:
     # s2n's client ignores whatever follows the last field it reads in a ServerHello or
     # HelloRetryRequest (the extensions block), EncryptedExtensions (its extensions block),
     # Certificate (the certificate list) and CertificateVerify (the signature), and reads fewer
-    # than two bytes where an extensions block goes as no extensions; in those blocks only the
-    # types it parses must not repeat (engine/wire/s2n_server_messages.py; its handlers never
-    # check that a message is used up: tls/s2n_handshake_io.c s2n_handshake_message_process).
+    # than two bytes where an extensions block goes as no extensions; in those blocks (and in each
+    # Certificate entry's, tls/s2n_x509_validator.c:618) only the types it parses must not repeat
+    # (engine/wire/s2n_server_messages.py; its handlers never check that a message is used up:
+    # tls/s2n_handshake_io.c s2n_handshake_message_process).
     # RFC 8446 section 4 wants decode_error for trailing bytes and illegal_parameter for any
     # repeated extension (4.2).
     lenient_server_messages: bool = True

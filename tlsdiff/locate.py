@@ -39,6 +39,8 @@ def _tree(record: DecodedRecord) -> Node:
     """The most specific tree of a record: its first message, its plaintext, or the raw record."""
     if record.messages:
         return parse_message(record.messages[0][1])
+    if not record.protected:  # the record as sent: its header fields are part of what may differ
+        return parse_record(record.raw)
     if record.plaintext is not None and record.inner_type is not None:
         header = bytes([record.inner_type, 3, 3]) + len(record.plaintext).to_bytes(2, "big")
         return parse_record(header + record.plaintext)

@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 _MAX_NAME = 100
+# What s2n may negotiate below TLS 1.3 (s2n_bridge.info names): the engine has none of them. An
+# "unknown" protocol is s2n's record of a garbage offered version, no negotiation: compared as usual.
+_OLDER_VERSIONS = frozenset({"SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2"})
 
 
 class Tier(StrEnum):
@@ -129,24 +132,27 @@ def _verdicts(engine: Outcome, s2n: Outcome) -> str:
     return f"engine={_describe(engine)}|s2n={_describe(s2n)}"
 
 
-def _unsupported(role: Role, step: str, engine: Outcome, s2n: Outcome) -> Divergence | None:
-    """s2n went on with a protocol version the engine does not speak (the engine is TLS 1.3 only).
+def _unsupported(divergence: Divergence) -> Divergence:
+    """A difference seen once s2n is on a version the engine does not speak (the engine is TLS 1.3 only).
 
-    Once s2n is on an older version its later steps (TLS 1.2 messages, their checks) have
-    no engine counterpart, so any difference from there is this tier.
+    From there s2n's steps (TLS 1.2 messages, their checks) have no engine counterpart: the
+    divergence is reported as what it is, a missing feature, not as a verdict or bytes.
     """
-    if s2n.protocol not in ("", "NONE", "TLSv1.3") and (s2n.status is not Status.FAILED or engine != s2n):
-        feature = f"{s2n.protocol} negotiation"
-        return Divergence(Tier.UNSUPPORTED, role, step, "ServerHello", feature, engine, s2n,
-                          (f"s2n negotiated {s2n.protocol}; the engine implements TLS 1.3 only",))  # fmt: skip
-    return None
+    protocol = divergence.s2n.protocol
+    detail = (f"s2n negotiated {protocol}; the engine implements TLS 1.3 only",)
+    return Divergence(Tier.UNSUPPORTED, divergence.role, divergence.step, "ServerHello", f"{protocol} negotiation",
+                      divergence.engine, divergence.s2n, detail)  # fmt: skip
 
 
 def compare(role: Role, step: str, engine: Outcome, s2n: Outcome, locate: Locator) -> Divergence | None:
     """The first difference between the two outcomes of one step, or None when they agree."""
-    unsupported = _unsupported(role, step, engine, s2n)
-    if unsupported is not None:
-        return unsupported
+    divergence = _compare(role, step, engine, s2n, locate)
+    if divergence is not None and s2n.protocol in _OLDER_VERSIONS:
+        return _unsupported(divergence)
+    return divergence
+
+
+def _compare(role: Role, step: str, engine: Outcome, s2n: Outcome, locate: Locator) -> Divergence | None:
     engine_failed, s2n_failed = engine.status is Status.FAILED, s2n.status is Status.FAILED
     if engine_failed != s2n_failed or (engine_failed and engine.last_message != s2n.last_message):
         where = s2n.last_message if s2n_failed else engine.last_message

@@ -192,8 +192,8 @@ def _check_server_hello(hello: _Hello, server_hello: ServerHello, selected_versi
     # = type=implementation
     ## A client which receives a cipher suite that was not offered MUST abort the handshake with an
     ## "illegal_parameter" alert.
-    if server_hello.cipher_suite not in hello.message.cipher_suites or server_hello.legacy_compression_method != 0:
-        raise IllegalParameterError("the server chose a suite or compression not offered")
+    if server_hello.cipher_suite not in hello.message.cipher_suites:
+        raise IllegalParameterError("the server chose a suite not offered")
     return server_hello.cipher_suite
 
 
@@ -244,6 +244,10 @@ class ExpectServerHello(_ServerMessageState):
         """Derive the handshake keys, or answer a HelloRetryRequest."""
         message = expect(message, ServerHello)
         ctx.records.establish_version()  # tls/s2n_server_hello.c:273, a HelloRetryRequest too
+        # tls/s2n_server_hello.c:156: the compression method is checked as it is read, before
+        # the extensions and the version (a generic close_notify, not protocol_version).
+        if message.legacy_compression_method != 0:
+            raise IllegalParameterError("the server chose a compression method not offered")
         retry = message.is_hello_retry_request
         kind = ServerMessage.HELLO_RETRY_REQUEST if retry else ServerMessage.SERVER_HELLO
         lenient = ctx.config.compat.lenient_server_extensions

@@ -12,7 +12,10 @@ transcript still hashes the whole message.
 - EncryptedExtensions (tls/s2n_encrypted_extensions.c ``s2n_encrypted_extensions_recv``):
   the same extensions block, anything after it ignored.
 - Certificate (tls/s2n_server_cert.c ``s2n_server_cert_recv``): context and certificate
-  list as the codec reads them; anything after the list ignored.
+  list as the codec reads them, except that each entry's extensions block is read as
+  ``s2n_extension_list_parse`` reads it (tls/s2n_x509_validator.c:618, the same
+  ``read_s2n_extension_block``: only types s2n parses must not repeat); anything after the
+  list ignored.
 - CertificateVerify (tls/s2n_tls13_certificate_verify.c ``s2n_tls13_cert_verify_recv``):
   scheme and signature; anything after the signature ignored.
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 from engine.wire.codec import wire_fields
 from engine.wire.handshake import (
     Certificate,
+    CertificateEntry,
     CertificateVerify,
     EncryptedExtensions,
     HandshakeMessage,
@@ -44,6 +48,18 @@ __all__ = ["decode_server_message_as_s2n"]
 _SERVER_HELLO_FIXED = 5
 
 
+def _certificate(reader: Reader) -> Certificate:
+    """Context and entries; each entry's cert_data as the codec reads it, its extensions as s2n does."""
+    context = wire_fields(Certificate)[0].form.read(reader)
+    chain = reader.sub_reader(3)
+    cert_data = wire_fields(CertificateEntry)[0].form
+    entries: list[CertificateEntry] = []
+    while chain.remaining:
+        der = cert_data.read(chain)
+        entries.append(CertificateEntry(der, read_s2n_extension_block(chain)[0]))
+    return Certificate(context, tuple(entries))
+
+
 def decode_server_message_as_s2n(msg_type: int, body: bytes | memoryview) -> HandshakeMessage:
     """Decode a message a server sends as s2n's client does; other types as ``decode_handshake_body``."""
     reader = Reader(body)
@@ -54,7 +70,7 @@ def decode_server_message_as_s2n(msg_type: int, body: bytes | memoryview) -> Han
     if msg_type == HandshakeType.ENCRYPTED_EXTENSIONS:
         return EncryptedExtensions(read_s2n_extension_block(reader)[0])
     if msg_type == HandshakeType.CERTIFICATE:
-        return Certificate(**{field.name: field.form.read(reader) for field in wire_fields(Certificate)})
+        return _certificate(reader)
     if msg_type == HandshakeType.CERTIFICATE_VERIFY:
         return CertificateVerify(**{field.name: field.form.read(reader) for field in wire_fields(CertificateVerify)})
     return decode_handshake_body(msg_type, body)
