@@ -109,7 +109,7 @@ Event = HandshakeComplete | DataReceived | AlertReceived | ConnectionClosed
 class ConnectionInfo:
     """What a connection negotiated and where its state machine is, named as s2n-tls names them.
 
-    The same fields and conventions as ``s2n_bridge.info.ConnectionInfo``: ``protocol``
+    ``s2n_bridge`` reports s2n's connections in this class too, with the same conventions: ``protocol``
     "TLSv1.3" once a cipher suite is chosen, else "NONE"; ``cipher`` s2n's suite name
     (``TLS_AES_128_GCM_SHA256``) or "NONE"; ``group`` ``secp256r1``/``x25519``/... or
     "NONE"; ``signature_scheme`` the lowercase ``SignatureScheme`` name of the server's

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+# One shape for both implementations' snapshots: the engine's class, so the two compare field by field.
+from engine.connection import ConnectionInfo
 from engine.crypto.signer import SignatureScheme
 
 if TYPE_CHECKING:
@@ -14,22 +15,6 @@ if TYPE_CHECKING:
 __all__ = ["ConnectionInfo", "read_info", "selected_signature_scheme"]
 
 _PROTOCOLS = {0: "SSLv2", 30: "SSLv3", 31: "TLSv1.0", 32: "TLSv1.1", 33: "TLSv1.2", 34: "TLSv1.3"}
-
-
-@dataclass(frozen=True)
-class ConnectionInfo:
-    """A snapshot of a connection's negotiated parameters and state machine position."""
-
-    protocol: str
-    cipher: str
-    group: str
-    signature_scheme: str
-    handshake_type: str
-    last_message: str
-    alpn: str | None
-    server_name: str | None
-    wire_bytes_in: int
-    wire_bytes_out: int
 
 
 def _text(ffi: Any, pointer: Any) -> str | None:
