@@ -13,15 +13,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-
-from engine.config import CertifiedKey, EngineConfig
+from engine.config import EngineConfig
 from engine.connection import ConnectionClosed, DataReceived, TLSConnection
 from engine.crypto.signer import KeySigner
 from engine.randomness import SeededRandomSource, StreamLabel
 from s2n_bridge import Config, Connection, Mode, ServerCertificate
 from tlsdiff.certs import CertSpec, certificate_for
+from tlsdiff.harness import Role, Setup
+from tlsdiff.harness import engine_config as harness_engine_config
 
 __all__ = ["IMPLEMENTATIONS", "Endpoint", "EndpointSpec", "engine_config", "open_endpoint"]
 
@@ -153,20 +152,12 @@ class _EngineEndpoint:
         }
 
 
-def _certified_key(spec: CertSpec) -> CertifiedKey:
-    bundle = spec.bundle()
-    leaf = x509.load_pem_x509_certificate(bundle.chain_pem).public_bytes(Encoding.DER)
-    return CertifiedKey((leaf,), KeySigner(bundle.private_key))
-
-
 def engine_config(spec: EndpointSpec) -> EngineConfig:
-    """The engine configuration for ``spec``, as every harness run builds it."""
-    alpn = tuple(name.encode() for name in spec.alpn)
-    if spec.client:
-        anchor = x509.load_pem_x509_certificate(certificate_for(spec.cert_type).ca_pem)
-        return EngineConfig(spec.policy, trust_anchors=(anchor,), verify=spec.verify, alpn=alpn)
-    served = tuple(_certified_key(certificate) for certificate in spec.certificates)
-    return EngineConfig(spec.policy, certificates=served, alpn=alpn)
+    """The engine configuration for ``spec``, as every harness run builds it (``tlsdiff.harness.engine_config``)."""
+    role = Role.CLIENT if spec.client else Role.SERVER
+    setup = Setup(role, spec.policy, spec.cert_type, spec.seed, alpn=spec.alpn, server_name=spec.server_name,
+                  verify=spec.verify, served=spec.served)  # fmt: skip
+    return harness_engine_config(setup)
 
 
 def _s2n_config(spec: EndpointSpec) -> Config:

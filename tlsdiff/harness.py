@@ -32,6 +32,7 @@ from engine.errors import TLSError, UnexpectedEOFError
 from engine.randomness import SeededRandomSource, StreamLabel
 from s2n_bridge import Config, Connection, Mode, S2NAlertError, S2NClosedError, S2NError, ServerCertificate
 from tlsdiff.certs import CertSpec, certificate_for
+from tlsdiff.decode import split_wire_records
 from tlsdiff.errors_table import meaning_of
 
 __all__ = [
@@ -48,7 +49,6 @@ __all__ = [
 ]
 
 COMPAT_MODES = {"s2n": Compat.s2n(), "rfc": Compat.rfc()}
-_HEADER = 5
 
 
 class Role(StrEnum):
@@ -127,17 +127,8 @@ class Outcome:
 
 def split_records(data: bytes) -> list[bytes]:
     """Cut a byte stream into records by their headers; bytes that make no whole record stay as one item."""
-    records: list[bytes] = []
-    offset = 0
-    while offset + _HEADER <= len(data):
-        end = offset + _HEADER + int.from_bytes(data[offset + 3 : offset + 5], "big")
-        if end > len(data):
-            break
-        records.append(data[offset:end])
-        offset = end
-    if offset < len(data):
-        records.append(data[offset:])
-    return records
+    records, rest = split_wire_records(data)
+    return [*records, rest] if rest else records
 
 
 class Endpoint(Protocol):
