@@ -9,7 +9,7 @@ import sys
 
 import atheris
 
-with atheris.instrument_imports(include=["engine.connection", "engine.handshake", "engine.record", "engine.wire"]):
+with atheris.instrument_imports(include=["engine"]):
     from tlsdiff.fuzzing import run_target
 
 if __name__ == "__main__":
