@@ -131,7 +131,10 @@ class Compat:
     # as s2n reads them too: key shares it cannot use (wrong size, not on the curve) are
     # skipped, a repeated group keeps its first usable share, no key_share asks for one
     # (HelloRetryRequest); a malformed supported_versions, or one offering nothing the
-    # policy accepts, gets protocol_version in a TLS 1.0 record (s2n forgets the version).
+    # policy accepts, gets protocol_version in a TLS 1.0 record (s2n forgets the version);
+    # without one, a legacy_version below the policy's minimum gets it in a record of that
+    # version as s2n holds it, one byte major * 10 + minor split back (0x0001 stays 00 01,
+    # 0x7f1c is 01 08; at most 03 03, 00 00 as 03 01: tls/s2n_record_write.c:173-219).
     # Every other extension goes through its s2n receive function
     # (engine/handshake/client_hello_extensions.py, one descriptor per type): malformed
     # server_name, supported_groups, signature_algorithms, ALPN and psk_key_exchange_modes
@@ -175,6 +178,13 @@ class Compat:
     # whatever it holds (tls/s2n_recv.c:245-253; only a plaintext one is refused, by s2n_record_parse);
     # RFC 8446 section 5: a protected change_cipher_spec is unexpected_message.
     protected_change_cipher_spec_after_handshake: bool = True
+    # After a HelloRetryRequest, s2n's client reads a ServerHello without supported_versions as the
+    # TLS 1.3 the HelloRetryRequest selected: the version is kept from it (tls/s2n_server_hello.c:177),
+    # the extension's checks run only when it is present (tls/extensions/s2n_server_supported_versions.c:49,
+    # 79-81), and the rest of the message is read as any TLS 1.3 ServerHello. RFC 8446 section 4.1.4:
+    # the HelloRetryRequest's selected_version MUST be retained in the ServerHello; without the extension
+    # it negotiates no TLS 1.3 (4.2.1), which the engine refuses (protocol_version).
+    keep_hello_retry_version: bool = True
 
     @classmethod
     def s2n(cls) -> Compat:
@@ -199,6 +209,7 @@ class Compat:
             lenient_server_messages=False,
             plaintext_alerts_in_handshake=False,
             protected_change_cipher_spec_after_handshake=False,
+            keep_hello_retry_version=False,
         )
 
 

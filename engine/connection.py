@@ -413,7 +413,9 @@ class TLSConnection:
         return [AlertReceived(alert.description)]
 
     def _send_alert(self, description: AlertDescription, level: int = 2) -> None:
-        version = 0x0303 if self.ctx.version_settled else 0x0301
+        version = self.ctx.alert_record_version
+        if version is None:
+            version = 0x0303 if self.ctx.version_settled else 0x0301
         self.ctx.records.write(ContentType.ALERT, bytes([level, description]), legacy_version=version)
 
     def _fail(self, error: TLSError) -> None:

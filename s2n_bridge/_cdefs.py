@@ -46,7 +46,8 @@ int s2n_error_get_type(int error);
 const char *s2n_strerror_name(int error);
 const char *s2n_strerror(int error, const char *lang);
 
-struct s2n_config *s2n_config_new(void);
+struct s2n_config *s2n_config_new_minimal(void);
+int s2n_config_load_system_certs(struct s2n_config *config);
 int s2n_config_free(struct s2n_config *config);
 int s2n_config_set_cipher_preferences(struct s2n_config *config, const char *version);
 int s2n_config_set_monotonic_clock(struct s2n_config *config, s2n_clock_time_nanoseconds clock_fn, void *ctx);

@@ -45,7 +45,12 @@ class ServerCertificate:
 
 
 class Config:
-    """An owned ``struct s2n_config`` and the certificates loaded into it."""
+    """An owned ``struct s2n_config`` and the certificates loaded into it.
+
+    Peers are verified against ``trust_pem`` when given, else against the system trust
+    store, which ``system_trust=False`` leaves out (a server without client auth never
+    uses it, and loading it costs tens of milliseconds).
+    """
 
     def __init__(
         self,
@@ -59,6 +64,7 @@ class Config:
         client_auth: ClientAuth = ClientAuth.NONE,
         key_log: KeyLogSink | None = None,
         session_ticket_key: bytes | None = None,
+        system_trust: bool = True,
     ) -> None:
         self._ffi, self._lib = native()
         self._ptr: Any = self._ffi.NULL
@@ -73,13 +79,13 @@ class Config:
         # come from the outside stream, so they never shift a connection's bytes.
         previous = selecting(outside_stream())
         try:
-            self._ptr = self._checked_pointer(self._lib.s2n_config_new(), "s2n_config_new")
+            self._ptr = self._checked_pointer(self._lib.s2n_config_new_minimal(), "s2n_config_new_minimal")
             self._check(self._lib.s2n_config_set_cipher_preferences(self._ptr, policy.encode()), "set policy")
             clock = self._lib.tlsdiff_monotonic_clock
             self._check(self._lib.s2n_config_set_monotonic_clock(self._ptr, clock, self._clock_offset), "set clock")
             for certificate in certificates:
                 self._add_certificate(certificate)
-            self._set_trust(trust_pem, verify, verify_host)
+            self._set_trust(trust_pem, verify, verify_host, system_trust=system_trust)
             self._set_options(alpn, client_auth, key_log, session_ticket_key)
         except BaseException:
             self.close()
@@ -132,10 +138,19 @@ class Config:
         """The signer registered for a loaded chain (``s2n_connection_get_selected_cert``)."""
         return self._signers.get(self._address(chain))
 
-    def _set_trust(self, trust_pem: bytes | None, verify: bool, verify_host: Callable[[str], bool] | None) -> None:
+    def _set_trust(
+        self,
+        trust_pem: bytes | None,
+        verify: bool,
+        verify_host: Callable[[str], bool] | None,
+        *,
+        system_trust: bool,
+    ) -> None:
+        # s2n_config_new() is s2n_config_new_minimal() plus the system trust store.
         if trust_pem is not None:
-            self._check(self._lib.s2n_config_wipe_trust_store(self._ptr), "wipe trust store")
             self._check(self._lib.s2n_config_add_pem_to_trust_store(self._ptr, trust_pem), "add trust anchor")
+        elif system_trust:
+            self._check(self._lib.s2n_config_load_system_certs(self._ptr), "load system trust store")
         if not verify:
             self._check(self._lib.s2n_config_disable_x509_verification(self._ptr), "disable verification")
         if verify_host is not None:

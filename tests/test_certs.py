@@ -65,7 +65,10 @@ def _chain_digests() -> dict[str, str]:
 
 def test_cert_types_are_exactly_the_four_names() -> None:
     assert CERT_TYPES == ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-pss-2048")
-    assert set(certs.__all__) == {"CERT_TYPES", "EXTRA_CERT_TYPES", "CertSpec", "CertificateBundle", "certificate_for"}
+    assert set(certs.__all__) == {
+        "CERT_TYPES", "EXTRA_CERT_TYPES", "TRUST_CHOICES", "CertSpec", "CertificateBundle", "certificate_for",
+        "trust_anchors",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("cert_type", CERT_TYPES)

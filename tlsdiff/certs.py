@@ -51,11 +51,25 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CERT_TYPES", "EXTRA_CERT_TYPES", "CertSpec", "CertificateBundle", "certificate_for"]
+__all__ = [
+    "CERT_TYPES",
+    "EXTRA_CERT_TYPES",
+    "TRUST_CHOICES",
+    "CertSpec",
+    "CertificateBundle",
+    "certificate_for",
+    "trust_anchors",
+]
 
 # The types every policy is tried with; EXTRA_CERT_TYPES are made on demand for single tests.
 CERT_TYPES: tuple[str, ...] = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-pss-2048")
 EXTRA_CERT_TYPES: tuple[str, ...] = ("ecdsa-p521",)
+
+# What a client may trust, for the certificate-chain differential: the CA that issued every
+# leaf; the leaf itself (s2n validates with X509_V_FLAG_PARTIAL_CHAIN, tls/s2n_x509_validator.c:868);
+# the CA beside a stranger; a namesake (the CA's subject name, another key: lookup by name must
+# not be enough); a stranger alone; nothing at all.
+TRUST_CHOICES: tuple[str, ...] = ("ca", "leaf", "ca+stranger", "namesake", "stranger", "none")
 
 _KEY_LABEL_PREFIX = b"tlsdiff-test-key-v1/"
 _SERIAL_LABEL_PREFIX = b"tlsdiff-test-serial-v1/"
@@ -295,9 +309,12 @@ def _sign(builder: x509.CertificateBuilder, ca_key: ec.EllipticCurvePrivateKey) 
     return builder.sign(ca_key, hashes.SHA256(), ecdsa_deterministic=True)
 
 
-def _make_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = _derive_ec_key(_CA_NAME, ec.SECP256R1(), _P256_ORDER)
-    name = _common_name("tlsdiff test CA")
+@functools.cache
+def _make_ca(
+    label: str = _CA_NAME, common_name: str = "tlsdiff test CA"
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = _derive_ec_key(label, ec.SECP256R1(), _P256_ORDER)
+    name = _common_name(common_name)
     usage = x509.KeyUsage(
         digital_signature=False,
         content_commitment=False,
@@ -314,7 +331,7 @@ def _make_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
-        .serial_number(_serial(_CA_NAME))
+        .serial_number(_serial(label))
         .not_valid_before(_NOT_BEFORE)
         .not_valid_after(_NOT_AFTER)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -468,3 +485,22 @@ def certificate_for(cert_type: str, host: str = _SERVER_NAME, *, dns_san: bool =
         private_key=key,
         server_name=host,
     )
+
+
+def trust_anchors(choice: str, cert_type: str) -> tuple[bytes, ...]:
+    """The PEM certificates a client trusts under ``choice`` (one of ``TRUST_CHOICES``), for ``cert_type``'s leaf."""
+    ca = certificate_for(cert_type).ca_pem
+
+    def other(label: str, common_name: str) -> bytes:
+        return _pem("CERTIFICATE", _make_ca(label, common_name)[1].public_bytes(serialization.Encoding.DER))
+
+    if choice not in TRUST_CHOICES:
+        raise ValueError(f"unknown trust choice {choice!r}; known: {', '.join(TRUST_CHOICES)}")
+    if choice == "none":
+        return ()
+    if choice == "leaf":
+        return (certificate_for(cert_type).chain_pem,)
+    if choice == "namesake":
+        return (other("ca-namesake", "tlsdiff test CA"),)
+    stranger = other("ca-stranger", "tlsdiff stranger CA")
+    return (ca, stranger) if choice == "ca+stranger" else (ca,) if choice == "ca" else (stranger,)

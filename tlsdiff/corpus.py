@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from engine.policies import TLS13_POLICY_NAMES
-from tlsdiff.certs import CERT_TYPES
+from tlsdiff.certs import CERT_TYPES, TRUST_CHOICES
 from tlsdiff.fuzz_scenario import Action, Event, Mutation, Peer, Scenario, Stage
 from tlsdiff.harness import Role
 
@@ -63,6 +63,9 @@ def scenario_seeds(target: str) -> list[Scenario]:
     if target == "record_diff":
         seeds += [Scenario(seed=20, mutations=(Mutation(Stage.RECORDS, 2, 0, op, 0, 1),),
                            events=(Event(Action.PEER_DATA, 300),)) for op in range(4)]  # fmt: skip
+    if target == "cert_chain_diff":
+        pairs = enumerate(zip(CERT_TYPES * 2, TRUST_CHOICES[1:], strict=False))
+        seeds += [Scenario(role=role, cert_type=cert_type, trust=trust, seed=40 + n) for n, (cert_type, trust) in pairs]
     first = Mutation(Stage.MESSAGE, 0, 0, 1, 3, 1)
     seeds.append(Scenario(role=role, seed=30, mutations=(first,)))
     return seeds

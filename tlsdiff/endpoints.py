@@ -168,7 +168,7 @@ def _s2n_config(spec: EndpointSpec) -> Config:
         ServerCertificate(bundle.chain_pem, signer=KeySigner(bundle.private_key))
         for bundle in (certificate.bundle() for certificate in spec.certificates)
     ]
-    return Config(spec.policy, certificates=served, alpn=spec.alpn, key_log=spec.key_log.append)
+    return Config(spec.policy, certificates=served, alpn=spec.alpn, key_log=spec.key_log.append, system_trust=False)
 
 
 @contextmanager

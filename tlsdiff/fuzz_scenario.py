@@ -8,7 +8,8 @@ input the harness rejects), and both forms are lossless: ``decode(encode(s)) == 
 Binary layout (missing bytes read as zero; numbers are big-endian)::
 
     0      flags: bit 0 role under test (0 server, 1 client), bit 1 peer is s2n,
-           bit 2 peer runs the RFC's behaviour, bit 3 the peer has its own policy
+           bit 2 peer runs the RFC's behaviour, bit 3 the peer has its own policy,
+           bits 4..7 a client target's trust anchors (modulo TRUST_CHOICES; 0: the issuing CA)
     1      policy index (modulo the TLS 1.3 policies, in tls13_policies.txt order)
     2      certificate index (modulo CERT_TYPES)
     3      peer policy index (read when flag bit 3 is set)
@@ -31,7 +32,7 @@ from typing import Any
 
 from engine.policies import TLS13_POLICY_NAMES
 from engine.wire.reader import Reader
-from tlsdiff.certs import CERT_TYPES
+from tlsdiff.certs import CERT_TYPES, TRUST_CHOICES
 from tlsdiff.harness import COMPAT_MODES, Role
 
 __all__ = ["Action", "Event", "Mutation", "Peer", "Scenario", "ScenarioError", "Stage"]
@@ -39,6 +40,7 @@ __all__ = ["Action", "Event", "Mutation", "Peer", "Scenario", "ScenarioError", "
 _HEADER_SIZE = 9
 _MAX_DATA = 255
 _FLAG_CLIENT, _FLAG_S2N_PEER, _FLAG_RFC_PEER, _FLAG_PEER_POLICY = 1, 2, 4, 8
+_TRUST_SHIFT = 4
 
 
 class ScenarioError(ValueError):
@@ -108,6 +110,7 @@ class Scenario:
     peer_policy: str | None = None  # None: the target's policy
     peer_compat: str = "s2n"
     chunk: int = 0
+    trust: str = "ca"  # what a client target trusts (certs.TRUST_CHOICES); a server target ignores it
     mutations: tuple[Mutation, ...] = ()
     events: tuple[Event, ...] = field(default=())
 
@@ -136,6 +139,7 @@ class Scenario:
             peer_policy=TLS13_POLICY_NAMES[header[3] % len(TLS13_POLICY_NAMES)] if flags & _FLAG_PEER_POLICY else None,
             peer_compat="rfc" if flags & _FLAG_RFC_PEER else "s2n",
             chunk=header[8],
+            trust=TRUST_CHOICES[(flags >> _TRUST_SHIFT) % len(TRUST_CHOICES)],
             mutations=tuple(mutations),
             events=tuple(events),
         )
@@ -148,6 +152,7 @@ class Scenario:
             | (_FLAG_S2N_PEER if self.peer is Peer.S2N else 0)
             | (_FLAG_RFC_PEER if self.peer_compat == "rfc" else 0)
             | (_FLAG_PEER_POLICY if self.peer_policy is not None else 0)
+            | TRUST_CHOICES.index(self.trust) << _TRUST_SHIFT
         )
         peer_policy = TLS13_POLICY_NAMES.index(self.peer_policy) if self.peer_policy is not None else 0
         out = bytearray([flags, TLS13_POLICY_NAMES.index(self.policy), CERT_TYPES.index(self.cert_type), peer_policy])
@@ -168,6 +173,7 @@ class Scenario:
             f"unknown peer policy {self.peer_policy!r}",
         )
         _check(self.cert_type in CERT_TYPES, f"unknown certificate type {self.cert_type!r}")
+        _check(self.trust in TRUST_CHOICES, f"unknown trust choice {self.trust!r}")
         _check(self.peer_compat in COMPAT_MODES, f"unknown compat mode {self.peer_compat!r}")
         _check(0 <= self.seed < 1 << 32, "seed must be in 0..2**32-1")
         _check(0 <= self.chunk < 256, "chunk must be in 0..255")
@@ -191,6 +197,7 @@ class Scenario:
             "seed": self.seed,
             "peer": {"implementation": self.peer.value, "policy": self.peer_policy, "compat": self.peer_compat},
             "chunk": self.chunk,
+            "trust": self.trust,
             "mutations": [
                 {"stage": m.stage.name.lower(), "flight": m.flight, "target": m.target, "op": m.op, "node": m.node,
                  "value": m.value, "data": m.data.hex()}
@@ -213,6 +220,7 @@ class Scenario:
                 peer_policy=peer.get("policy"),
                 peer_compat=peer.get("compat", "s2n"),
                 chunk=int(document.get("chunk", 0)),
+                trust=document.get("trust", "ca"),
                 mutations=tuple(_mutation_from_json(item) for item in document.get("mutations", ())),
                 events=tuple(
                     Event(Action[item["action"].upper()], int(item.get("size", 0)), int(item.get("chunk", 0)))

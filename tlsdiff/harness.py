@@ -31,7 +31,7 @@ from engine.crypto.signer import KeySigner
 from engine.errors import TLSError, UnexpectedEOFError
 from engine.randomness import SeededRandomSource, StreamLabel
 from s2n_bridge import Config, Connection, Mode, S2NAlertError, S2NClosedError, S2NError, ServerCertificate
-from tlsdiff.certs import CertSpec, certificate_for
+from tlsdiff.certs import CertSpec, trust_anchors
 from tlsdiff.decode import split_wire_records
 from tlsdiff.errors_table import meaning_of
 
@@ -83,6 +83,7 @@ class Setup:
     server_name: str | None = "localhost"
     verify: bool = True
     served: tuple[CertSpec, ...] = ()
+    trust: str = "ca"  # a client's trust anchors: one of certs.TRUST_CHOICES
 
     @property
     def certificates(self) -> tuple[CertSpec, ...]:
@@ -168,14 +169,17 @@ class _CachedConfig:
 def _s2n_config(setup: Setup) -> _CachedConfig:
     router = _KeyLogRouter()
     if setup.is_client:
-        ca_pem = certificate_for(setup.cert_type).ca_pem
-        config = Config(setup.policy, trust_pem=ca_pem, verify=setup.verify, alpn=setup.alpn, key_log=router)
+        trust_pem = b"".join(trust_anchors(setup.trust, setup.cert_type)) or None
+        config = Config(
+            setup.policy, trust_pem=trust_pem, verify=setup.verify, alpn=setup.alpn, key_log=router, system_trust=False
+        )
         return _CachedConfig(config, router)
     served = [
-        ServerCertificate(bundle.chain_pem, signer=KeySigner(bundle.private_key))
-        for bundle in (certificate.bundle() for certificate in setup.certificates)
+        ServerCertificate(certificate.bundle().chain_pem, signer=_signer(certificate))
+        for certificate in setup.certificates
     ]
-    return _CachedConfig(Config(setup.policy, certificates=served, alpn=setup.alpn, key_log=router), router)
+    config = Config(setup.policy, certificates=served, alpn=setup.alpn, key_log=router, system_trust=False)
+    return _CachedConfig(config, router)
 
 
 def _s2n_key(setup: Setup) -> Setup:
@@ -280,22 +284,35 @@ class _S2NEndpoint:
 # ---- engine ----
 
 
+@cache
 def _certified_key(spec: CertSpec) -> CertifiedKey:
     from cryptography.hazmat.primitives.serialization import Encoding  # noqa: PLC0415
 
     bundle = spec.bundle()
     leaf = x509.load_pem_x509_certificate(bundle.chain_pem).public_bytes(Encoding.DER)
-    return CertifiedKey((leaf,), KeySigner(bundle.private_key))
+    return CertifiedKey((leaf,), _signer(spec))
 
 
 @cache
+def _signer(spec: CertSpec) -> KeySigner:
+    # One signer per key for both implementations: in lockstep they sign the same digest
+    # with the same seeded salt, so the second signature of a pair comes from the memo.
+    return KeySigner(spec.bundle().private_key)
+
+
 def engine_config(setup: Setup) -> EngineConfig:
     """The engine configuration for ``setup``, built once and shared by every connection of it."""
+    # The seed belongs to connections, not configs: without it a fuzzer's new seed is a cache hit.
+    return _engine_config(replace(setup, seed=0))
+
+
+@cache
+def _engine_config(setup: Setup) -> EngineConfig:
     alpn = tuple(name.encode() for name in setup.alpn)
     common = {"compat": COMPAT_MODES[setup.compat], "layout": setup.layout, "alpn": alpn}
     if setup.is_client:
-        anchor = x509.load_pem_x509_certificate(certificate_for(setup.cert_type).ca_pem)
-        return EngineConfig(setup.policy, trust_anchors=(anchor,), verify=setup.verify, **common)  # type: ignore[arg-type]
+        anchors = tuple(x509.load_pem_x509_certificate(pem) for pem in trust_anchors(setup.trust, setup.cert_type))
+        return EngineConfig(setup.policy, trust_anchors=anchors, verify=setup.verify, **common)  # type: ignore[arg-type]
     served = tuple(_certified_key(certificate) for certificate in setup.certificates)
     return EngineConfig(setup.policy, certificates=served, **common)  # type: ignore[arg-type]
 

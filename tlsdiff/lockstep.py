@@ -19,7 +19,7 @@ from tlsdiff.fuzz_scenario import Action, Event, Peer, Scenario
 from tlsdiff.harness import Endpoint, Outcome, Role, Setup, Status, open_endpoint, open_engine
 from tlsdiff.locate import locate
 from tlsdiff.oracle import Divergence, compare
-from tlsdiff.peer import MutatingPeer
+from tlsdiff.peer import MutatingPeer, WireMutatingPeer
 
 __all__ = ["DATA_BUDGET", "MAX_DATA", "MAX_EVENTS", "RunResult", "run_scenario", "target_direction"]
 
@@ -231,7 +231,9 @@ class _Run:
 
 
 def _setups(scenario: Scenario, target_compat: str) -> tuple[Setup, Setup]:
-    target = Setup(scenario.role, scenario.policy, scenario.cert_type, scenario.seed, compat=target_compat)
+    target = Setup(
+        scenario.role, scenario.policy, scenario.cert_type, scenario.seed, compat=target_compat, trust=scenario.trust
+    )
     peer_role = Role.CLIENT if scenario.role is Role.SERVER else Role.SERVER
     peer = Setup(peer_role, scenario.peer_policy or scenario.policy, scenario.cert_type, scenario.seed,
                  compat=scenario.peer_compat)  # fmt: skip
@@ -310,8 +312,9 @@ def _endpoints(scenario: Scenario, alone: str | None, target_compat: str) -> Ite
             engine = open_engine(target_setup)
             s2n = stack.enter_context(open_endpoint(target_setup, "s2n"))
         mutating: MutatingPeer | None = None
+        peer: Endpoint
         if scenario.peer is Peer.S2N:
-            peer = stack.enter_context(open_endpoint(peer_setup, "s2n"))
+            peer = WireMutatingPeer(stack.enter_context(open_endpoint(peer_setup, "s2n")), scenario.mutations)
         else:
             mutating = MutatingPeer(peer_setup, scenario.mutations)
             peer = mutating.endpoint

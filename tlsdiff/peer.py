@@ -14,6 +14,9 @@ Mutations reach the peer's output at four stages (``fuzz_scenario.Stage``):
 
 A flight is everything the peer writes between two deliveries; flights are counted
 from 0 and a mutation's ``flight`` is taken modulo ``FLIGHT_MODULUS``.
+
+An s2n peer (``WireMutatingPeer``) seals its records inside C, so only the ``WIRE``
+stage reaches it; the other stages need the engine peer.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from dataclasses import replace
 from engine.connection import TLSConnection
 from engine.instrument import Instrumentation, PlaintextRecord
 from tlsdiff.fuzz_scenario import Mutation, Stage
-from tlsdiff.harness import Setup, open_engine
+from tlsdiff.harness import Endpoint, Outcome, Setup, open_engine
 from tlsdiff.mutate import PlainRecord, apply_message_mutation, apply_record_mutation, apply_wire_mutation
 
-__all__ = ["FLIGHT_MODULUS", "MutatingPeer"]
+__all__ = ["FLIGHT_MODULUS", "MutatingPeer", "WireMutatingPeer"]
 
 FLIGHT_MODULUS = 16
 _MESSAGES = 8
@@ -90,6 +93,43 @@ class MutatingPeer:
         connection = self.endpoint.connection
         record = PlaintextRecord(_ALERT, bytes([2, description]), protection=connection.write_protection)
         return _seal(connection, [record])
+
+
+class WireMutatingPeer:
+    """An s2n peer whose flights (each non-empty output) get the ``WIRE`` mutations on their way out."""
+
+    implementation = "s2n"
+
+    def __init__(self, endpoint: Endpoint, mutations: Sequence[Mutation]) -> None:
+        self._endpoint = endpoint
+        self._mutations = tuple(m for m in mutations if m.stage is Stage.WIRE)
+        self._flight = 0
+        self.key_log = endpoint.key_log
+
+    def _mutated(self, outcome: Outcome) -> Outcome:
+        if not outcome.output:
+            return outcome
+        wire = outcome.output
+        for mutation in self._mutations:
+            if mutation.flight % FLIGHT_MODULUS == self._flight:
+                wire = apply_wire_mutation(wire, mutation.op, mutation.target, mutation.value, mutation.data)
+        self._flight += 1
+        return replace(outcome, output=wire[:_MAX_FLIGHT])
+
+    def start(self) -> Outcome:
+        return self._mutated(self._endpoint.start())
+
+    def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
+        return self._mutated(self._endpoint.deliver(data, eof=eof))
+
+    def send(self, data: bytes) -> Outcome:
+        return self._mutated(self._endpoint.send(data))
+
+    def key_update(self, *, request_peer: bool) -> Outcome:
+        return self._mutated(self._endpoint.key_update(request_peer=request_peer))
+
+    def close(self) -> Outcome:
+        return self._mutated(self._endpoint.close())
 
 
 def _sealable(record: PlaintextRecord) -> PlaintextRecord:

@@ -1,10 +1,12 @@
-"""The certificate-chain differential: mutated server chains before the engine client and the s2n client.
+"""The certificate-chain differential: mutated server chains and trust anchors before both clients.
 
 A lockstep target with the client under test whose mutations all land on the server's
 Certificate message (the third handshake message of its first flight), before the
 peer's transcript: the peer's CertificateVerify then signs over the mutated chain, so
 both clients get as far as their chain and policy checks (tls/s2n_x509_validator.c)
-and must accept or refuse alike.
+and must accept or refuse alike. The scenario's ``trust`` picks what the clients trust
+(``certs.TRUST_CHOICES``: the issuing CA, the leaf itself, the CA beside a stranger, a
+namesake of the CA with another key, a stranger, nothing).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def _chain_lane(scenario: Scenario) -> Scenario:
         for m in scenario.mutations
         if m.stage in (Stage.MESSAGE, Stage.SENT_MESSAGE)
     )  # fmt: skip
-    return replace(scenario, role=Role.CLIENT, peer=Peer.ENGINE, mutations=mutations, events=())
+    # No peer policy of its own: a HelloRetryRequest would move the Certificate to the second flight.
+    return replace(scenario, role=Role.CLIENT, peer=Peer.ENGINE, peer_policy=None, mutations=mutations, events=())
 
 
 def CertificateChainTarget() -> LockstepTarget:  # noqa: N802  (a target is named like the others' classes)

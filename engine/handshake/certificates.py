@@ -73,6 +73,8 @@ def verify_chain(
 
     Returns the validated path, leaf first, ending with the trust anchor it reached.
     """
+    if not anchors:  # cryptography's Store refuses to be empty (ValueError): nothing is trusted
+        raise CertificateUnknownError("no trust anchors: no chain can be trusted")
     builder = PolicyBuilder().store(Store(list(anchors))).time(datetime.now(UTC))
     try:
         verifier = builder.build_server_verifier(x509.DNSName(server_name))

@@ -19,6 +19,7 @@ from engine.crypto.key_schedule import KeySchedule
 from engine.crypto.suites import suite_for
 from engine.errors import (
     BadCertificateError,
+    CertificateUnknownError,
     IllegalParameterError,
     MissingExtensionError,
     ProtocolVersionError,
@@ -252,7 +253,7 @@ class ExpectServerHello(_ServerMessageState):
         kind = ServerMessage.HELLO_RETRY_REQUEST if retry else ServerMessage.SERVER_HELLO
         lenient = ctx.config.compat.lenient_server_extensions
         read = read_server_extensions(kind, message.extensions, self._hello.requested, lenient=lenient)
-        suite = suite_for(_check_server_hello(self._hello, message, read.selected_version))
+        suite = suite_for(_check_server_hello(self._hello, message, self._selected_version(ctx, read)))
         if ctx.negotiated.suite is not None and ctx.negotiated.suite != suite:
             raise IllegalParameterError("ServerHello suite differs from the HelloRetryRequest's")
         ctx.negotiated.suite = suite
@@ -274,6 +275,25 @@ class ExpectServerHello(_ServerMessageState):
         ctx.use_handshake_keys(read=True, write=False)
         ctx.finish_read()  # after the key schedule update, as s2n_finish_read
         return ExpectEncryptedExtensions(self._hello.requested)
+
+    def _selected_version(self, ctx: HandshakeContext, read: ServerExtensions) -> int | None:
+        """The version the message selects: its supported_versions, or (s2n) the HelloRetryRequest's.
+
+        s2n sets ``server_protocol_version`` from the HelloRetryRequest's supported_versions
+        (tls/extensions/s2n_server_supported_versions.c:88) and nothing resets it; the ServerHello's
+        extension may be absent (``s2n_extension_noop_if_missing``, :49), and then
+        tls/s2n_server_hello.c:177 reads the message as TLS 1.3 with every other check unchanged.
+        A retried handshake's HelloRetryRequest selected TLS 1.3 (``_check_server_hello``).
+        """
+        # Compat.keep_hello_retry_version; off, an absent extension selects no TLS 1.3 (protocol_version).
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.4
+        # = type=exception
+        ## The value of selected_version in the HelloRetryRequest "supported_versions" extension MUST be
+        ## retained in the ServerHello, and a client MUST abort the handshake with an "illegal_parameter"
+        ## alert if the value changes.
+        if read.selected_version is None and self._retried and ctx.config.compat.keep_hello_retry_version:
+            return TLS13
+        return read.selected_version
 
     def _retry(self, ctx: HandshakeContext, retry: ServerHello, raw: bytes, read: ServerExtensions) -> State:
         """Answer the HelloRetryRequest: our CCS (in a MIDDLEBOX_COMPAT sequence), then the second ClientHello."""
@@ -348,6 +368,8 @@ class ExpectCertificate(_ServerMessageState):
         if not ctx.config.verify:
             chain = parse_chain(read)
         else:
+            if not ctx.config.trust_anchors:  # s2n refuses before it reads a certificate (tls/s2n_x509_validator.c:577)
+                raise CertificateUnknownError("no trust anchors: no chain can be trusted")
             security_policy = load_policy(ctx.config.policy)
             chain = parse_chain(read, lambda cert: check_certificate_preferences(cert, security_policy, OPENSSL_3))
             if len(certificates) > MAX_CHAIN_DEPTH:

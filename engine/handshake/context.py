@@ -68,6 +68,10 @@ class HandshakeContext:
     # s2n writes records as TLS 1.0 (0x0301) until it has parsed a ClientHello (server)
     # or sent one (client); after that as TLS 1.2 (0x0303).
     version_settled: bool = False
+    # The legacy_record_version of an alert when it is neither of those: s2n writes every record
+    # in its actual_protocol_version (tls/s2n_record_write.c:173-219), which a ClientHello's
+    # legacy_version can make SSLv3 or garbage (engine.handshake.server, _check_versions_as_s2n).
+    alert_record_version: int | None = None
     client_random: bytes = b""
     # Client: the signature schemes its ClientHello offered (the server's CertificateVerify must use one).
     offered_signature_schemes: tuple[int, ...] = ()

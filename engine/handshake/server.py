@@ -208,6 +208,22 @@ def _select_authentication(ctx: HandshakeContext, offer: ClientOffer) -> _Authen
     return _Authentication(scheme, certificate, candidates.name_matched)
 
 
+_S2N_TLS10, _S2N_TLS12 = 31, 33
+
+
+def _s2n_record_version(protocol_version: int) -> int:
+    """The legacy_record_version s2n writes for an ``actual_protocol_version`` (``major * 10 + minor``).
+
+    tls/s2n_record_write.c:173-219 ``s2n_record_protocol_version``: at most TLS 1.2, unknown (0)
+    as TLS 1.0, and otherwise the one byte split back: ``version / 10, version % 10``.
+
+    >>> [hex(_s2n_record_version(version)) for version in (0, 1, 23, 30, 34)]
+    ['0x301', '0x1', '0x203', '0x300', '0x303']
+    """
+    version = min(protocol_version, _S2N_TLS12) or _S2N_TLS10
+    return (version // 10) << 8 | version % 10
+
+
 def _check_versions_as_s2n(
     ctx: HandshakeContext, hello: ClientHello, policy: SecurityPolicy, first: ClientHello | None
 ) -> bool:
@@ -215,8 +231,10 @@ def _check_versions_as_s2n(
 
     A malformed extension, or one offering no version the policy accepts, makes s2n forget the
     protocol version (``actual_protocol_version`` unknown): its protocol_version alert then goes
-    out in a TLS 1.0 record. Without the extension a first ClientHello is TLS 1.2 to s2n (which
-    the engine does not speak); a second one keeps TLS 1.3 (``_check_second_offer``).
+    out in a TLS 1.0 record. Without the extension s2n takes a first ClientHello's legacy_version
+    (at most TLS 1.2, which the engine does not speak), and refuses one below the policy's minimum
+    in a record of that version, its one byte split back (0x0001, 0x0203: ``_s2n_record_version``);
+    a second ClientHello keeps TLS 1.3 (``_check_second_offer``).
     """
     versions = read_versions_as_s2n(hello, policy.minimum_version)
     if not versions.present:
@@ -226,6 +244,9 @@ def _check_versions_as_s2n(
             ctx.version_settled = False
             check_extensions_before_version(hello, offer_context(ctx.config, policy, retry=False))
             ctx.version_settled = True
+            # tls/s2n_client_hello.c:475, :581-587: the version is then legacy_version's, at most TLS 1.2; one
+            # below the policy's minimum is refused in a record of that version (a garbage one too).
+            ctx.alert_record_version = _s2n_record_version(min(s2n_version(hello.legacy_version), _S2N_TLS12))
         raise ProtocolVersionError("the client does not offer TLS 1.3")
     if versions.selected is None:
         ctx.version_settled = False  # s2n_record_protocol_version: an unknown version is written as TLS 1.0

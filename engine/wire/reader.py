@@ -33,11 +33,13 @@ class Reader:
 
     def bytes(self, size: int) -> memoryview:
         """The next ``size`` bytes."""
-        if size < 0 or size > self.remaining:
-            raise DecodeError(f"need {size} bytes, {self.remaining} left")
+        # The hottest call of every parse (and a fuzz target's): no property call, one bound check.
         start = self._offset
-        self._offset += size
-        return self._data[start : self._offset]
+        end = start + size
+        if size < 0 or end > self._end:
+            raise DecodeError(f"need {size} bytes, {self._end - start} left")
+        self._offset = end
+        return self._data[start:end]
 
     def uint(self, size: int) -> int:
         """A big-endian unsigned integer of ``size`` bytes."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from engine.config import Compat
 from engine.connection import TLSConnection
 from engine.crypto.signer import KeySigner
 from engine.errors import TLSError
@@ -42,12 +43,15 @@ class Verdict:
     flights: int
 
 
-def engine_connection(policy: str, cert_type: str, seed: int, *, client: bool) -> TLSConnection:
-    """An engine endpoint configured as the scenario runner configures it."""
+def engine_connection(
+    policy: str, cert_type: str, seed: int, *, client: bool, compat: Compat | None = None
+) -> TLSConnection:
+    """An engine endpoint configured as the scenario runner configures it (``compat``: other switches)."""
     spec = EndpointSpec("engine", client, policy, cert_type, seed)
     label = StreamLabel.CLIENT if client else StreamLabel.SERVER
     name = certificate_for(cert_type).server_name if client else None
-    return TLSConnection(engine_config(spec), client=client, random=SeededRandomSource(seed, label), server_name=name)
+    config = engine_config(spec) if compat is None else replace(engine_config(spec), compat=compat)
+    return TLSConnection(config, client=client, random=SeededRandomSource(seed, label), server_name=name)
 
 
 @contextmanager

@@ -26,6 +26,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.config import Compat
+from engine.connection import TLSConnection
 from engine.crypto.key_exchange import generate_key_share
 from engine.errors import InternalError, TLSError
 from engine.randomness import SeededRandomSource, StreamLabel
@@ -104,9 +106,9 @@ def _second_hello_hook(edit: Edit) -> Callable[[int, bytes], bytes]:
     return hook
 
 
-def _retry_case(server_policy: str, edit: Edit) -> Verdict:
+def _retry_case(server_policy: str, edit: Edit, actor: TLSConnection | None = None) -> Verdict:
     cert_type = SERVERS[server_policy]
-    actor = engine_connection(CLIENT_POLICY, cert_type, 3, client=True)
+    actor = actor or engine_connection(CLIENT_POLICY, cert_type, 3, client=True)
     actor.ctx.message_hook = _second_hello_hook(edit)
     engine_target = engine_connection(server_policy, cert_type, 3, client=False)
     with s2n_connection(server_policy, cert_type, 3, client=False) as s2n_target:
@@ -219,14 +221,24 @@ def test_second_hello_without_key_share_gets_a_server_hello_without_one(server_p
     assert verdict.engine.output.endswith(CLOSE_NOTIFY)
 
 
-def test_second_hello_without_supported_versions_is_answered_as_tls13_by_a_tls12_policy() -> None:
+@pytest.mark.parametrize("keep_version", [False, True], ids=["rfc-client", "s2n-client"])
+def test_second_hello_without_supported_versions_is_answered_as_tls13_by_a_tls12_policy(keep_version: bool) -> None:
     # A finding, pinned: without supported_versions s2n keeps the TLS 1.3 it chose for the first
     # ClientHello (the policy accepts the legacy_version's TLS 1.2) and writes a ServerHello without
-    # supported_versions. The engine writes the same flight; its own client then refuses it.
-    verdict = _retry_case("20251113", _without(ExtensionType.SUPPORTED_VERSIONS))
+    # supported_versions. The engine writes the same flight. A client that reads it as RFC 8446 4.1.4
+    # says (Compat.keep_hello_retry_version off) refuses it there, so the verdict holds that flight; one
+    # that reads it as s2n's client does keeps the HelloRetryRequest's TLS 1.3 and completes.
+    compat = replace(Compat.s2n(), keep_hello_retry_version=keep_version)
+    actor = engine_connection(CLIENT_POLICY, SERVERS["20251113"], 3, client=True, compat=compat)
+    verdict = _retry_case("20251113", _without(ExtensionType.SUPPORTED_VERSIONS), actor)
     _assert_same(verdict)
+    if keep_version:
+        assert verdict.flights == 3 and not verdict.engine.failed, verdict  # the actor's Finished was taken
+        assert actor.handshake_complete
+        return
     assert verdict.engine.output.startswith(bytes.fromhex("16030300b5"))  # the ServerHello, 6 bytes short
     assert bytes.fromhex("002b00020304") not in verdict.engine.output[:200]
+    assert actor.data_to_send() == PROTOCOL_VERSION
 
 
 # ---- the first ClientHello's key shares, read as s2n reads them ----
