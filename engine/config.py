@@ -285,6 +285,11 @@ class EngineConfig:
         _check_alpn(self.alpn)
         _check_layout(self.layout)
 
+    def __deepcopy__(self, memo: dict[int, object]) -> EngineConfig:
+        # Frozen and shared by every connection made from it: a copied connection shares it too
+        # (its keys and signers could not be copied anyway).
+        return self
+
 
 _MAX_PLAINTEXT = 1 << 14
 

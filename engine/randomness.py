@@ -16,6 +16,7 @@ draw the same sizes in the same order (docs/determinism.md).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from dataclasses import dataclass
@@ -98,9 +99,18 @@ class SeededRandomSource:
         nonce_and_counter = bytes(16)  # 32-bit counter 0, then the 96-bit nonce 0
         cipher = Cipher(algorithms.ChaCha20(stream_key(seed, label), nonce_and_counter), mode=None)
         self._keystream = cipher.encryptor()
+        self._seed = seed
         self._label = label
         self._log = log
         self.drawn = 0
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SeededRandomSource:
+        # A cipher context cannot be copied: a copy replays the stream to where this one stands.
+        log = copy.deepcopy(self._log, memo)
+        twin = SeededRandomSource(self._seed, self._label, log=log)
+        twin._keystream.update(bytes(self.drawn))
+        twin.drawn = self.drawn
+        return twin
 
     def draw(self, size: int, kind: DrawKind = DrawKind.BYTES) -> bytes:
         """Return the next ``size`` bytes of the stream."""

@@ -30,6 +30,7 @@ typedef enum { S2N_TLS_HASH_NONE, S2N_TLS_HASH_SHA256, S2N_TLS_HASH_SHA384, S2N_
                ... } s2n_tls_hash_algorithm;
 
 typedef enum { S2N_EXTENSION_SERVER_NAME, S2N_EXTENSION_SUPPORTED_GROUPS, ... } s2n_tls_extension_type;
+typedef enum { S2N_SERIALIZED_CONN_NONE, S2N_SERIALIZED_CONN_V1, ... } s2n_serialization_version;
 
 typedef int (*s2n_clock_time_nanoseconds)(void *, uint64_t *);
 typedef int (*s2n_async_pkey_fn)(struct s2n_connection *conn, struct s2n_async_pkey_op *op);
@@ -65,6 +66,7 @@ int s2n_config_set_verify_host_callback(struct s2n_config *config, s2n_verify_ho
 int s2n_config_set_session_tickets_onoff(struct s2n_config *config, uint8_t enabled);
 int s2n_config_add_ticket_crypto_key(struct s2n_config *config, const uint8_t *name, uint32_t name_len,
                                      uint8_t *key, uint32_t key_len, uint64_t intro_time_in_seconds_from_epoch);
+int s2n_config_set_serialization_version(struct s2n_config *config, s2n_serialization_version version);
 
 struct s2n_cert_chain_and_key *s2n_cert_chain_and_key_new(void);
 int s2n_cert_chain_and_key_load_pem_bytes(struct s2n_cert_chain_and_key *chain_and_key, uint8_t *chain_pem,
@@ -105,6 +107,9 @@ uint32_t s2n_peek(struct s2n_connection *conn);
 int s2n_shutdown(struct s2n_connection *conn, s2n_blocked_status *blocked);
 int s2n_shutdown_send(struct s2n_connection *conn, s2n_blocked_status *blocked);
 int s2n_connection_request_key_update(struct s2n_connection *conn, s2n_peer_key_update peer_request);
+int s2n_connection_serialization_length(struct s2n_connection *conn, uint32_t *length);
+int s2n_connection_serialize(struct s2n_connection *conn, uint8_t *buffer, uint32_t buffer_length);
+int s2n_connection_deserialize(struct s2n_connection *conn, uint8_t *buffer, uint32_t buffer_length);
 
 int s2n_connection_get_actual_protocol_version(struct s2n_connection *conn);
 const char *s2n_connection_get_cipher(struct s2n_connection *conn);

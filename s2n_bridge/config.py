@@ -50,6 +50,9 @@ class Config:
     Peers are verified against ``trust_pem`` when given, else against the system trust
     store, which ``system_trust=False`` leaves out (a server without client auth never
     uses it, and loading it costs tens of milliseconds).
+
+    ``serializable=True`` lets its established connections be snapshot with
+    ``Connection.serialize()`` and restored with ``Connection.deserialize()``.
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class Config:
         key_log: KeyLogSink | None = None,
         session_ticket_key: bytes | None = None,
         system_trust: bool = True,
+        serializable: bool = False,
     ) -> None:
         self._ffi, self._lib = native()
         self._ptr: Any = self._ffi.NULL
@@ -72,6 +76,7 @@ class Config:
         self._handle = self._ffi.new_handle(self)
         self._clock_offset = self._ffi.new("uint64_t *", 0)
         self.policy = policy
+        self.serializable = serializable
         self._signers: dict[int, Signer] = {}
         self._key_log_sink = key_log
         self._verify_host_callback = verify_host
@@ -87,6 +92,11 @@ class Config:
                 self._add_certificate(certificate)
             self._set_trust(trust_pem, verify, verify_host, system_trust=system_trust)
             self._set_options(alpn, client_auth, key_log, session_ticket_key)
+            if serializable:
+                # s2n refuses to serialize unless the config names a format version before the
+                # handshake; V1 is the only one (tls/s2n_config.c:1338, api/s2n.h:3980).
+                version = self._lib.S2N_SERIALIZED_CONN_V1
+                self._check(self._lib.s2n_config_set_serialization_version(self._ptr, version), "serialization")
         except BaseException:
             self.close()
             raise

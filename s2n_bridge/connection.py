@@ -19,7 +19,7 @@ from engine.crypto.signer import SignatureScheme
 from engine.randomness import OsRandomSource, RandomSource, StreamLabel
 from s2n_bridge._native import native
 from s2n_bridge.config import Config
-from s2n_bridge.errors import S2NBlockedError, S2NError, S2NUsageError, error_from_errno
+from s2n_bridge.errors import S2NClosedError, S2NError, S2NUsageError, error_from_errno
 from s2n_bridge.info import ConnectionInfo, read_info, selected_signature_scheme
 from s2n_bridge.rng import BridgeStream
 
@@ -66,6 +66,7 @@ class Connection:
         self._incoming = bytearray()
         self._recv_buffer = self._ffi.new("uint8_t[]", _MAX_PLAINTEXT)
         self._eof = False
+        self._serialized = False
         self._callback_error: BaseException | None = None
         self._handle = self._ffi.new_handle(self)
         s2n_mode = self._lib.S2N_CLIENT if mode is Mode.CLIENT else self._lib.S2N_SERVER
@@ -90,6 +91,10 @@ class Connection:
             self._call(lib.s2n_connection_set_fd, "set fd", fd)
         if server_name is not None:
             self._call(lib.s2n_set_server_name, "set server name", server_name.encode())
+        self._set_record_size(record_size)
+
+    def _set_record_size(self, record_size: RecordSize) -> None:
+        lib = self._lib
         if record_size is RecordSize.THROUGHPUT:
             self._call(lib.s2n_connection_prefer_throughput, "prefer throughput")
         elif record_size is RecordSize.LOW_LATENCY:
@@ -99,9 +104,15 @@ class Connection:
 
     @property
     def pointer(self) -> Any:
-        """The ``struct s2n_connection *``; valid until ``close()``."""
+        """The ``struct s2n_connection *``; valid until ``close()`` or ``serialize()``."""
         if self._ptr == self._ffi.NULL:
             raise S2NUsageError("S2N_ERR_NULL", "connection is closed", call="Connection.pointer")
+        if self._serialized:
+            # s2n closed it and wiped its keys (tls/s2n_connection_serialize.c:185-186): a send would
+            # fail, a shutdown would write a plaintext close_notify, and the getters read wiped state.
+            raise S2NClosedError(
+                "S2N_ERR_CLOSED", "connection was serialized; use a deserialized copy", call="Connection.pointer"
+            )
         return self._ptr
 
     def _select(self) -> Any:
@@ -129,23 +140,29 @@ class Connection:
 
     def _call(self, function: Callable[..., int], call: str, *args: Any) -> int:
         """Call ``function(conn, *args)`` with this connection's stream selected; raise on failure."""
-        previous = self._select()
-        try:
-            result = function(self.pointer, *args)
-            error = self._error(call) if result < 0 else None
-        finally:
-            self._lib.tlsdiff_select(previous)
-        self._raise_pending()
-        if error is not None:
-            raise error
-        return result
+        return self._invoke(function, call, args, blocking_ok=False)[0]
 
     def _call_blocking(self, function: Callable[..., int], call: str, *args: Any) -> tuple[int, bool]:
         """Like ``_call``, but report "would block" as ``(result, True)`` instead of raising."""
+        return self._invoke(function, call, args, blocking_ok=True)
+
+    def _invoke(
+        self, function: Callable[..., int], call: str, args: tuple[Any, ...], *, blocking_ok: bool
+    ) -> tuple[int, bool]:
+        lib = self._lib
+        previous = self._select()
         try:
-            return self._call(function, call, *args), False
-        except S2NBlockedError:
-            return -1, True
+            result = function(self.pointer, *args)
+            # Blocking is the common answer (every partial flight): tell it by the errno's type
+            # rather than by building and catching an exception.
+            blocked = result < 0 and lib.s2n_error_get_type(lib.s2n_errno_location()[0]) == lib.S2N_ERR_T_BLOCKED
+            error = self._error(call) if result < 0 and not (blocked and blocking_ok) else None
+        finally:
+            lib.tlsdiff_select(previous)
+        self._raise_pending()
+        if error is not None:
+            raise error
+        return (-1, True) if blocked else (result, False)
 
     # ---- the TLS verbs ----
 
@@ -194,6 +211,70 @@ class Connection:
         lib = self._lib
         request = lib.S2N_KEY_UPDATE_REQUESTED if peer_update else lib.S2N_KEY_UPDATE_NOT_REQUESTED
         self._call(lib.s2n_connection_request_key_update, "request key update", request)
+
+    # ---- snapshots: s2n's connection serialization ----
+
+    def serialize(self) -> bytes:
+        """Snapshot this established connection (its config needs ``serializable=True``).
+
+        The blob holds the traffic secrets in plaintext and no MAC (api/s2n.h:4016-4051): keep
+        it in memory. s2n then closes this connection and wipes its keys
+        (tls/s2n_connection_serialize.c:177-186), so every later call on it raises
+        ``S2NClosedError``; ``take_outgoing()`` still returns what it wrote before. Restore
+        copies with ``Connection.deserialize``.
+
+        >>> blob = server.serialize()  # doctest: +SKIP
+        >>> copy = Connection.deserialize(server_config, Mode.SERVER, blob, seed=7)  # doctest: +SKIP
+        """
+        length = self._ffi.new("uint32_t *")
+        self._call(self._lib.s2n_connection_serialization_length, "s2n_connection_serialization_length", length)
+        if self._incoming:
+            # s2n refuses to serialize with input buffered inside it (tls/s2n_connection_serialize.c:137-139);
+            # bytes fed but not yet read sit outside it, where a snapshot would silently drop them.
+            raise S2NUsageError("S2N_ERR_INVALID_STATE", "fed bytes not read yet; recv() first", call="serialize")
+        buffer = self._ffi.new("uint8_t[]", length[0])
+        self._call(self._lib.s2n_connection_serialize, "s2n_connection_serialize", buffer, length[0])
+        self._serialized = True
+        return bytes(self._ffi.buffer(buffer, length[0]))
+
+    @classmethod
+    def deserialize(
+        cls,
+        config: Config,
+        mode: Mode,
+        blob: bytes,
+        *,
+        seed: int | None = None,
+        record_size: RecordSize = RecordSize.DEFAULT,
+    ) -> Connection:
+        """A fresh connection restored from a ``serialize()`` blob, ready for application data.
+
+        Set up as the constructor sets up an in-memory connection (config, callbacks,
+        self-service blinding, seeded stream), then ``s2n_connection_deserialize``. The blob
+        carries the original's record size limit, which ``RecordSize.DEFAULT`` keeps; another
+        ``record_size`` is applied after it and wins. s2n restores only the record layer:
+        ``negotiate()`` returns True at once, and ``info()`` describes a new connection except
+        for protocol and cipher (``docs/bridge.md``). A blob s2n cannot parse raises
+        ``S2NUsageError`` (``S2N_ERR_INVALID_SERIALIZED_CONNECTION``); a parsable but altered
+        one is used as-is and fails at the first record.
+        """
+        connection = cls(config, mode, seed=seed)
+        try:
+            connection._restore(blob)
+            # After the restore: s2n_connection_deserialize sets the fragment length from the blob
+            # (tls/s2n_connection_serialize.c:443), which would undo an earlier preference.
+            connection._set_record_size(record_size)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _restore(self, blob: bytes) -> None:
+        # A private copy: s2n takes a mutable pointer, and a ``bytes`` object must never be written
+        # through. One byte at least, so an empty blob is a parse error rather than a NULL buffer.
+        buffer = self._ffi.new("uint8_t[]", max(len(blob), 1))
+        self._ffi.memmove(buffer, blob, len(blob))
+        self._call(self._lib.s2n_connection_deserialize, "s2n_connection_deserialize", buffer, len(blob))
 
     # ---- in-memory I/O ----
 

@@ -40,11 +40,14 @@ __all__ = [
     "Endpoint",
     "Outcome",
     "Role",
+    "S2NSnapshot",
     "Setup",
     "Status",
     "engine_config",
     "open_endpoint",
     "open_engine",
+    "restore_s2n",
+    "snapshot_s2n",
     "split_records",
 ]
 
@@ -171,14 +174,19 @@ def _s2n_config(setup: Setup) -> _CachedConfig:
     if setup.is_client:
         trust_pem = b"".join(trust_anchors(setup.trust, setup.cert_type)) or None
         config = Config(
-            setup.policy, trust_pem=trust_pem, verify=setup.verify, alpn=setup.alpn, key_log=router, system_trust=False
-        )
+            setup.policy, trust_pem=trust_pem, verify=setup.verify, alpn=setup.alpn, key_log=router,
+            system_trust=False, serializable=True,
+        )  # fmt: skip
         return _CachedConfig(config, router)
     served = [
         ServerCertificate(certificate.bundle().chain_pem, signer=_signer(certificate))
         for certificate in setup.certificates
     ]
-    config = Config(setup.policy, certificates=served, alpn=setup.alpn, key_log=router, system_trust=False)
+    # Serializable: lockstep snapshots established connections (it changes nothing else but
+    # renegotiation and kTLS, which the harness never uses: tls/s2n_config.c:1230, tls/s2n_ktls.c:153).
+    config = Config(
+        setup.policy, certificates=served, alpn=setup.alpn, key_log=router, system_trust=False, serializable=True
+    )
     return _CachedConfig(config, router)
 
 
@@ -187,15 +195,47 @@ def _s2n_key(setup: Setup) -> Setup:
     return replace(setup, compat="s2n", layout=MessageLayout(), seed=0)
 
 
+@dataclass(frozen=True)
+class S2NSnapshot:
+    """An established s2n endpoint as s2n serializes it (tls/s2n_connection_serialize.c: versions,
+    suite, sequence numbers, secrets), with what its getters said then: a restored connection's
+    getters know nothing of its handshake."""
+
+    setup: Setup
+    blob: bytes
+    handshake_type: str
+    protocol: str
+    key_log: tuple[bytes, ...]
+
+
+_AFTER_HANDSHAKE = "APPLICATION_DATA"  # s2n's last message name once the handshake is over
+
+
 class _S2NEndpoint:
     implementation = "s2n"
 
-    def __init__(self, connection: Connection, cached: _CachedConfig, key_log: list[bytes]) -> None:
+    def __init__(
+        self, connection: Connection, cached: _CachedConfig, key_log: list[bytes], restored: S2NSnapshot | None = None
+    ) -> None:
         self._connection = connection
         self._cached = cached
         self.key_log = key_log
-        self._complete = False
+        self._restored = restored
+        self._complete = restored is not None
         self._ended: Outcome | None = None
+
+    def serialize(self, setup: Setup) -> S2NSnapshot | None:
+        """Snapshot this established connection, or None when s2n cannot: it refuses while it holds
+        unread input or unsent output (tls/s2n_connection_serialize.c:140-142). Either way the
+        connection is used up (s2n closes it as it serializes)."""
+        if self._ended is not None or not self._complete:
+            return None
+        info = self._connection.info()
+        try:
+            blob = self._connection.serialize()
+        except S2NError:
+            return None
+        return S2NSnapshot(setup, blob, info.handshake_type, info.protocol, tuple(self.key_log))
 
     def _guarded(self, action: Callable[[], Outcome]) -> Outcome:
         if self._ended is not None:
@@ -228,10 +268,15 @@ class _S2NEndpoint:
         return self._outcome(status, self._connection.take_outgoing(), data=bytes(received))
 
     def _outcome(self, status: Status, output: bytes, *, error: str = "", **extra: object) -> Outcome:
-        info = self._connection.info()
+        restored = self._restored
+        if restored is not None:
+            handshake_type, last_message, protocol = restored.handshake_type, _AFTER_HANDSHAKE, restored.protocol
+        else:
+            info = self._connection.info()
+            handshake_type, last_message, protocol = info.handshake_type, info.last_message, info.protocol
         return Outcome(
-            "s2n", status, output, error, handshake_type=info.handshake_type, last_message=info.last_message,
-            protocol=info.protocol, **extra,  # type: ignore[arg-type]
+            "s2n", status, output, error, handshake_type=handshake_type, last_message=last_message,
+            protocol=protocol, **extra,  # type: ignore[arg-type]
         )  # fmt: skip
 
     def _end(
@@ -321,12 +366,16 @@ class _EngineEndpoint:
     implementation = "engine"
 
     def __init__(
-        self, connection: TLSConnection, key_log: list[bytes], take_output: Callable[[], bytes] | None = None
+        self,
+        connection: TLSConnection,
+        key_log: list[bytes],
+        take_output: Callable[[TLSConnection], bytes] | None = None,
     ) -> None:
         self.connection = connection
         self.key_log = key_log
-        # A peer whose flights the harness mutates takes its output through its own hook.
-        self._take_output = take_output or connection.data_to_send
+        # A peer whose flights the harness mutates takes its output through its own hook. (Bound
+        # methods, never closures: copy.deepcopy of a snapshot must reach what they refer to.)
+        self._take_output = take_output or TLSConnection.data_to_send
         self._ended: Outcome | None = None
 
     def _outcome(self, status: Status, *, error: str = "", **extra: object) -> Outcome:
@@ -335,7 +384,7 @@ class _EngineEndpoint:
             status = Status.COMPLETE
         info = connection.info()
         return Outcome(
-            "engine", status, self._take_output(), error, handshake_type=info.handshake_type,
+            "engine", status, self._take_output(connection), error, handshake_type=info.handshake_type,
             last_message=info.last_message, protocol=info.protocol, **extra,  # type: ignore[arg-type]
         )  # fmt: skip
 
@@ -414,8 +463,7 @@ def open_engine(
         key_log=key_log.append,
         **connection_options,  # type: ignore[arg-type]
     )
-    taker = (lambda: take_output(connection)) if take_output is not None else None
-    return _EngineEndpoint(connection, key_log, taker)
+    return _EngineEndpoint(connection, key_log, take_output)
 
 
 @contextmanager
@@ -432,3 +480,19 @@ def open_endpoint(setup: Setup, implementation: str) -> Iterator[Endpoint]:
     with ExitStack() as stack:
         connection = stack.enter_context(Connection(cached.config, mode, seed=setup.seed, server_name=name))
         yield _S2NEndpoint(connection, cached, [])
+
+
+def snapshot_s2n(endpoint: Endpoint, setup: Setup) -> S2NSnapshot | None:
+    """Serialize an established s2n endpoint of ``setup`` (which it uses up), or None when s2n cannot:
+    it refuses while it holds unread input or unsent output (tls/s2n_connection_serialize.c:140-142)."""
+    return endpoint.serialize(setup) if isinstance(endpoint, _S2NEndpoint) else None
+
+
+@contextmanager
+def restore_s2n(snapshot: S2NSnapshot) -> Iterator[Endpoint]:
+    """A fresh s2n endpoint in the state ``snapshot`` was taken in; freed when the block ends."""
+    setup = snapshot.setup
+    cached = _s2n_config(_s2n_key(setup))
+    mode = Mode.CLIENT if setup.is_client else Mode.SERVER
+    with Connection.deserialize(cached.config, mode, snapshot.blob, seed=setup.seed) as connection:
+        yield _S2NEndpoint(connection, cached, list(snapshot.key_log), restored=snapshot)

@@ -11,17 +11,38 @@ scenario's events run the same way (application data, KeyUpdate, alerts, close, 
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 
 from tlsdiff.fuzz_scenario import Action, Event, Peer, Scenario
-from tlsdiff.harness import Endpoint, Outcome, Role, Setup, Status, open_endpoint, open_engine
+from tlsdiff.harness import (
+    Endpoint,
+    Outcome,
+    Role,
+    S2NSnapshot,
+    Setup,
+    Status,
+    open_endpoint,
+    open_engine,
+    restore_s2n,
+    snapshot_s2n,
+)
 from tlsdiff.locate import locate
 from tlsdiff.oracle import Divergence, compare
 from tlsdiff.peer import MutatingPeer, WireMutatingPeer
 
-__all__ = ["DATA_BUDGET", "MAX_DATA", "MAX_EVENTS", "RunResult", "run_scenario", "target_direction"]
+__all__ = [
+    "DATA_BUDGET",
+    "MAX_DATA",
+    "MAX_EVENTS",
+    "RunResult",
+    "SnapshotMismatchError",
+    "run_scenario",
+    "target_direction",
+]
 
 MAX_DATA = 1 << 15  # an event's data size is taken modulo this, to keep one run short
 MAX_EVENTS = 16
@@ -30,6 +51,7 @@ _PIECE_COST = 256
 _MAX_PIECES = 64
 _DATA_ACTIONS = frozenset({Action.PEER_DATA, Action.TARGET_DATA, Action.PEER_KEY_UPDATE, Action.TARGET_KEY_UPDATE})
 _MAX_ROUNDS = 12  # a TLS 1.3 handshake takes at most 4 flights each way; more means a loop
+_SNAPSHOT_LIMIT = 256  # established handshakes kept for reuse (tens of KiB each)
 
 
 @dataclass(frozen=True)
@@ -109,13 +131,19 @@ def _pieces(data: bytes, chunk: int) -> list[bytes]:
 
 
 def _deliver(target: Endpoint, data: bytes, chunk: int, *, eof: bool = False) -> Outcome:
+    """The pieces one after the other, seen as one step (as ``_merge`` would, joined once at the end)."""
     pieces = _pieces(data, chunk)
     outcome = target.deliver(pieces[0], eof=eof and len(pieces) == 1)
+    if len(pieces) == 1:
+        return outcome
+    outputs, received = [outcome.output], [outcome.data]
     for index, piece in enumerate(pieces[1:], start=2):
         if outcome.ended:
             break
-        outcome = _merge(outcome, target.deliver(piece, eof=eof and index == len(pieces)))
-    return outcome
+        outcome = target.deliver(piece, eof=eof and index == len(pieces))
+        outputs.append(outcome.output)
+        received.append(outcome.data)
+    return replace(outcome, output=b"".join(outputs), data=b"".join(received))
 
 
 @dataclass
@@ -321,7 +349,9 @@ def _endpoints(scenario: Scenario, alone: str | None, target_compat: str) -> Ite
         yield _Run(scenario, engine, s2n, peer, mutating)
 
 
-def run_scenario(scenario: Scenario, *, alone: str | None = None, target_compat: str = "s2n") -> RunResult:
+def run_scenario(
+    scenario: Scenario, *, alone: str | None = None, target_compat: str = "s2n", snapshots: bool = True
+) -> RunResult:
     """Run ``scenario`` in lockstep and return the first divergence, if any, with everything needed to report it.
 
     ``target_compat`` gives the engine target other switches than s2n's (``"rfc"``: every
@@ -329,13 +359,88 @@ def run_scenario(scenario: Scenario, *, alone: str | None = None, target_compat:
     by itself against the peer: ``"s2n"``, or the engine with the switches of that compat
     mode name (the robustness target, where only exceptions matter, and the benchmarks'
     engine-only and s2n-only costs).
+
+    With ``snapshots`` a scenario with events starts from the established handshake of an
+    earlier run with the same handshake, when there is one (``_Snapshot``): a fuzzer mostly
+    changes the events, and the handshake is most of a run's cost. A divergence found from a
+    snapshot is confirmed by a run from the start, which is what is returned.
     """
+    fast: RunResult | None = None
+    if snapshots and alone is None and scenario.events and scenario.peer is Peer.ENGINE:
+        fast, restored = _from_snapshot(scenario, target_compat)
+        if fast.divergence is None or not restored:
+            return fast
     with _endpoints(scenario, alone, target_compat) as run:
         divergence, ended = run.handshake()
-        complete = run.complete
-        for index, event in enumerate(_within_budget(scenario.events)):
-            if divergence is not None or ended or not run.complete:
-                break
-            divergence, ended = run.event(index, event)
-        key_logs = {"peer": run.peer.key_log, "engine": run.engine.key_log, "s2n": run.s2n.key_log}
-        return RunResult(scenario, divergence, tuple(run.steps), run.transfers, key_logs, complete)
+        result = _finish(run, divergence, ended, run.complete)
+    if fast is not None and _signature(fast) != _signature(result):
+        raise SnapshotMismatchError(f"from a snapshot {_signature(fast)}, from the start {_signature(result)}")
+    return result
+
+
+class SnapshotMismatchError(RuntimeError):
+    """A run from a snapshot ended otherwise than the same run from the start: a harness bug, never a finding."""
+
+
+def _signature(result: RunResult) -> str | None:
+    return result.divergence.signature if result.divergence is not None else None
+
+
+def _finish(run: _Run, divergence: Divergence | None, ended: bool, complete: bool) -> RunResult:
+    """The scenario's events after the handshake, then the result."""
+    for index, event in enumerate(_within_budget(run.scenario.events)):
+        if divergence is not None or ended or not run.complete:
+            break
+        divergence, ended = run.event(index, event)
+    key_logs = {"peer": run.peer.key_log, "engine": run.engine.key_log, "s2n": run.s2n.key_log}
+    return RunResult(run.scenario, divergence, tuple(run.steps), run.transfers, key_logs, complete)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Both sides just after an agreed, complete handshake: the engine side and the peer as
+    objects (copied for each use), the s2n target as s2n serialized it."""
+
+    engine: Endpoint
+    peer: Endpoint
+    mutating: MutatingPeer | None
+    s2n: S2NSnapshot
+    steps: tuple[str, ...]
+    transfers: dict[str, list[tuple[str, bytes]]]
+
+
+# (the scenario without its events, the target's compat mode) -> a snapshot, or the handshake's
+# own result when there is nothing to continue from (a divergence, a failure, s2n holding input).
+_SNAPSHOTS: OrderedDict[tuple[Scenario, str], _Snapshot | RunResult] = OrderedDict()
+
+
+def _from_snapshot(scenario: Scenario, target_compat: str) -> tuple[RunResult, bool]:
+    """The run from the handshake's snapshot; (result, whether it was restored from one)."""
+    key = (replace(scenario, events=()), target_compat)
+    entry = _SNAPSHOTS.get(key)
+    if entry is None:
+        entry = _take_snapshot(key[0], target_compat)
+        _SNAPSHOTS[key] = entry
+        if len(_SNAPSHOTS) > _SNAPSHOT_LIMIT:
+            _SNAPSHOTS.popitem(last=False)
+    else:
+        _SNAPSHOTS.move_to_end(key)
+    if isinstance(entry, RunResult):
+        return replace(entry, scenario=scenario), False
+    engine, peer, mutating = copy.deepcopy((entry.engine, entry.peer, entry.mutating))
+    with restore_s2n(entry.s2n) as s2n:
+        run = _Run(scenario, engine, s2n, peer, mutating, list(entry.steps), copy.deepcopy(entry.transfers), True)
+        return _finish(run, None, False, True), True
+
+
+def _take_snapshot(handshake: Scenario, target_compat: str) -> _Snapshot | RunResult:
+    with _endpoints(handshake, None, target_compat) as run:
+        divergence, ended = run.handshake()
+        result = _finish(run, divergence, ended, run.complete)
+        if divergence is not None or ended or not run.complete or run.targets_closed:
+            return result
+        s2n = snapshot_s2n(run.s2n, _setups(handshake, target_compat)[0])
+        if s2n is None:
+            return result
+        engine, peer, mutating = copy.deepcopy((run.engine, run.peer, run.mutating))
+        return _Snapshot(engine, peer, mutating, s2n, tuple(run.steps), copy.deepcopy(run.transfers))

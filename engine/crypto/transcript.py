@@ -25,6 +25,14 @@ class Transcript:
         self._hash: Any = None
         self.hash_name: str | None = None
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Transcript:
+        # hashlib objects cannot be deep-copied, only forked with .copy().
+        twin = Transcript()
+        twin._pending = list(self._pending)
+        twin._hash = self._hash.copy() if self._hash is not None else None
+        twin.hash_name = self.hash_name
+        return twin
+
     def add(self, message: bytes) -> None:
         """Append one whole handshake message."""
         if self._hash is None:

@@ -6,6 +6,8 @@ traffic secret. ``seal`` builds a TLSCiphertext record; ``open`` checks and stri
 
 from __future__ import annotations
 
+import copy
+
 from cryptography.exceptions import InvalidTag
 
 from engine.crypto.key_schedule import TrafficKeys
@@ -29,6 +31,11 @@ class RecordProtection:
         self._aead = suite.aead(keys.key)
         self._iv = int.from_bytes(keys.iv, "big")
         self.sequence = 0
+
+    def __deepcopy__(self, memo: dict[int, object]) -> RecordProtection:
+        # Everything but the sequence number is immutable (the AEAD object keeps no state
+        # between calls and cannot be copied): a copy shares it.
+        return copy.copy(self)
 
     def _nonce(self) -> bytes:
         # = https://www.rfc-editor.org/rfc/rfc8446#section-5.3

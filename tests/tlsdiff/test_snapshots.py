@@ -1,0 +1,48 @@
+"""Runs from a snapshot of the handshake are the runs from the start, byte for byte."""
+
+from __future__ import annotations
+
+import pytest
+
+from tlsdiff.corpus import scenario_seeds
+from tlsdiff.fuzz_scenario import Action, Event, Mutation, Scenario, Stage
+from tlsdiff.lockstep import RunResult, run_scenario
+from tlsdiff.mutate import WireOp
+
+pytestmark = pytest.mark.openssl_engine
+
+_EXTRA = [
+    # Post-handshake mutations land on later flights of the restored peer.
+    Scenario(seed=41, mutations=(Mutation(Stage.RECORDS, 2, 0, 1, 0, 3),), events=(Event(Action.PEER_DATA, 300),)),
+    Scenario(
+        seed=42,
+        mutations=(Mutation(Stage.WIRE, 2, 0, WireOp.FLIP_BIT, 0, 9),),
+        events=(Event(Action.PEER_DATA, 30), Event(Action.TARGET_DATA, 5)),
+    ),
+    Scenario(
+        seed=43,
+        events=(Event(Action.PEER_KEY_UPDATE, 1), Event(Action.TARGET_KEY_UPDATE, 3), Event(Action.PEER_ALERT, 40)),
+    ),
+]
+_SCENARIOS = [s for s in scenario_seeds("conversation_diff") + scenario_seeds("record_diff") if s.events] + _EXTRA
+
+
+def _view(result: RunResult) -> tuple[object, ...]:
+    signature = result.divergence.signature if result.divergence is not None else None
+    return signature, result.steps, result.transfers, result.key_logs, result.handshake_complete
+
+
+@pytest.mark.parametrize("scenario", _SCENARIOS, ids=lambda s: s.encode().hex()[:24])
+def test_a_run_from_a_snapshot_is_the_run_from_the_start(scenario: Scenario) -> None:
+    full = run_scenario(scenario, snapshots=False)
+    first = run_scenario(scenario)  # takes the snapshot, then runs from it
+    again = run_scenario(scenario)  # from the kept snapshot
+    assert _view(first) == _view(full)
+    assert _view(again) == _view(full)
+
+
+def test_other_events_after_the_same_handshake_share_its_snapshot() -> None:
+    base = Scenario(seed=44, events=(Event(Action.PEER_DATA, 10),))
+    other = Scenario(seed=44, events=(Event(Action.TARGET_DATA, 700, 3), Event(Action.PEER_CLOSE)))
+    run_scenario(base)
+    assert _view(run_scenario(other)) == _view(run_scenario(other, snapshots=False))
