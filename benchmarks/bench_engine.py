@@ -55,7 +55,7 @@ from engine.config import EngineConfig, RecordSizing
 from engine.connection import DataReceived, TLSConnection
 from engine.randomness import SeededRandomSource, StreamLabel
 from tlsdiff.certs import certificate_for
-from tlsdiff.endpoints import EndpointSpec, _EngineEndpoint, engine_config
+from tlsdiff.harness import Role, Setup, engine_config
 from tlsdiff.transcript import split_records
 
 PAIRS = 200
@@ -87,9 +87,9 @@ class EnginePair:
 
 
 def engine_configs(max_record_plaintext: int = RecordSizing.DEFAULT) -> EngineConfigs:
-    """Both configs via ``engine_config`` (the seed in the spec does not reach the config)."""
-    server = engine_config(EndpointSpec("engine", False, POLICY, CERT_TYPE, 0))
-    client = engine_config(EndpointSpec("engine", True, POLICY, CERT_TYPE, 0))
+    """Both configs via the harness's ``engine_config`` (the seed in the setup does not reach the config)."""
+    server = engine_config(Setup(Role.SERVER, POLICY, CERT_TYPE, 0))
+    client = engine_config(Setup(Role.CLIENT, POLICY, CERT_TYPE, 0))
     return EngineConfigs(
         replace(server, max_record_plaintext=max_record_plaintext),
         replace(client, max_record_plaintext=max_record_plaintext),
@@ -169,8 +169,8 @@ def engine_negotiated() -> str:
     """Cipher and group of one engine handshake, for the notes."""
     pair = engine_pair(engine_configs(), 0)
     engine_handshake(pair)
-    described = _EngineEndpoint(pair.client).describe()
-    return f"{described['cipher']}, {described['group']}"
+    info = pair.client.info()
+    return f"{info.cipher}, {info.group}"
 
 
 # ---- s2n through the bridge ----

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from xml.etree import ElementTree
 
+from engine.crypto.signer import KeySigner
 from s2n_bridge import Config, Connection, DrawLog, Mode, S2NError, ServerCertificate, parse_client_hello
 from tlsdiff.certs import CERT_TYPES, certificate_for
 from tlsdiff.scenario import run_s2n_pair
@@ -34,6 +35,13 @@ def _workload() -> None:
             run_s2n_pair("default_tls13", cert_type, 3)
     run_s2n_pair("test_all_tls13", "ecdsa-p256", 4, alpn=("h2",))
     certificate = certificate_for("ecdsa-p256")
+    # The harness keeps its configs for the process: build and free a client one (system trust
+    # loaded too) and a signing server one here.
+    signed = ServerCertificate(certificate.chain_pem, signer=KeySigner(certificate.private_key))
+    with Config("default_tls13", trust_pem=certificate.ca_pem, alpn=("h2",), key_log=lambda _: None):
+        pass
+    with Config("default_tls13", certificates=[signed], alpn=("h2",), key_log=lambda _: None, system_trust=False):
+        pass
     bad_inputs = [bytes.fromhex("1603010004 01000000"), bytes.fromhex("160301000a 01000006 0303 ffffffff"), b"\x16\x03"]
     for data in bad_inputs:
         with (

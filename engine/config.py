@@ -91,9 +91,6 @@ class Compat:
     # lacks supported_versions; without key_share it writes a ServerHello lacking key_share
     # before failing. RFC 8446 sections 4.1.2 and 4.2.8 say none of that may change.
     lenient_second_client_hello: bool = True
-    # s2n drops a ChangeCipherSpec record that arrives after the handshake; RFC 8446
-    # section 5 allows dropping one only before the peer's Finished.
-    change_cipher_spec_after_handshake: bool = True
     # An s2n client refuses a ChangeCipherSpec record that comes before the ServerHello (or
     # HelloRetryRequest): until it has chosen its TLS 1.3 state machine a CCS must be one its
     # sequence expects (tls/s2n_handshake_io.c, s2n_handshake_read_io). RFC 8446 section 5 drops
@@ -118,8 +115,12 @@ class Compat:
     # s2n's record framing (tls/s2n_recv.c:121, tls/s2n_record_read.c): a record whose first byte
     # has the high bit set is an SSLv2 record (2-byte length without that bit, counting from the
     # third byte), read whole before anything else, at any point of the connection; only as the
-    # first ClientHello is one allowed (the engine does not implement SSLv2 ClientHellos), else
-    # S2N_ERR_BAD_MESSAGE (tls/s2n_handshake_io.c:1527, s2n_recv.c:225). A record of unknown type is
+    # first ClientHello is one allowed, else S2N_ERR_BAD_MESSAGE (tls/s2n_handshake_io.c:1527,
+    # s2n_recv.c:225). That one a server parses as s2n (engine/record/sslv2.py; malformed: close_notify)
+    # and refuses with protocol_version in a record of its version (at most TLS 1.2, one byte
+    # major * 10 + minor split back: tls/s2n_client_hello.c:835, :582, :585-587) when it is below the
+    # policy's minimum; at or above it s2n goes on in TLS 1.2 or lower, which the engine does not
+    # speak (it refuses the same way; the oracle's unsupported tier). A record of unknown type is
     # refused on its header once the version is established (tls/s2n_record_read.c:123-133), read
     # whole before. The RFC's framing (off) refuses any unknown type on its header
     # (unexpected_message, RFC 8446 section 5).
@@ -155,7 +156,11 @@ class Compat:
     # protocol is the first of the list whether offered or not (a bad list length: none),
     # types its list for the message lacks are ignored; a response to nothing requested
     # (pre_shared_key, max_fragment_length, early_data, status_request, SCTs) and
-    # quic_transport_parameters are refused. The RFC reading (off) decodes each body with
+    # quic_transport_parameters are refused. A first ServerHello without supported_versions
+    # is read with s2n's TLS 1.2 list (tls/s2n_server_extensions.c:66-79: renegotiation_info,
+    # extended_master_secret, unrequested responses refused; key_share unread), then refused
+    # on its legacy_version as s2n's TLS 1.2 branch does (tls/s2n_server_hello.c:198-221: the
+    # downgrade sentinel before the range, protocol_version). The RFC reading (off) decodes each body with
     # its typed codec and refuses, besides, any extension the ClientHello did not carry
     # (unsupported_extension, 8446 4.2) or the message may not carry (illegal_parameter).
     lenient_server_extensions: bool = True
@@ -198,7 +203,6 @@ class Compat:
             signature_fallback=False,
             generic_close_notify=False,
             lenient_second_client_hello=False,
-            change_cipher_spec_after_handshake=False,
             refuse_change_cipher_spec_before_server_hello=False,
             lenient_key_update=False,
             oversized_plaintext_records=False,

@@ -350,8 +350,10 @@ class TLSConnection:
     def _handle_record(self, content_type: int, content: bytes) -> list[Event]:
         if content_type == SSLV2_RECORD:
             # tls/s2n_handshake_io.c:1526-1528 and :1331, s2n_recv.c:225: S2N_ERR_BAD_MESSAGE for an SSLv2
-            # record anywhere but as the first ClientHello, which the engine does not implement.
-            raise UnexpectedMessageError("SSLv2 record (SSLv2 ClientHellos are not implemented)")
+            # record anywhere but as the first ClientHello, which a server refuses as s2n does.
+            if not self.handshake_complete and isinstance(self._state, ExpectClientHello):
+                self._state.handle_sslv2(self.ctx, content)
+            raise UnexpectedMessageError("SSLv2 record other than a server's first ClientHello")
         # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
         # = type=implementation
         ## Handshake messages MUST NOT be interleaved with other record types.
@@ -396,7 +398,9 @@ class TLSConnection:
             if self.ctx.records.read_protection is not read_keys and incoming.pending:
                 raise UnexpectedMessageError("handshake message spans a key change")
             if self.handshake_complete:
-                self.ctx.records.allow_change_cipher_spec = self.ctx.config.compat.change_cipher_spec_after_handshake
+                # A plaintext ChangeCipherSpec after the handshake is refused by s2n as by RFC 8446
+                # section 5 (tls/s2n_record_read.c, s2n_is_tls13_plaintext_content: S2N_ERR_BAD_MESSAGE).
+                self.ctx.records.allow_change_cipher_spec = False
                 self.ctx.records.allow_plaintext_alerts = False
                 self.ctx.records.ignore_protected_change_cipher_spec = (
                     self.ctx.config.compat.protected_change_cipher_spec_after_handshake

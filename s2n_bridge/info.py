@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectionInfo", "read_info", "selected_signature_scheme"]
 
-_PROTOCOLS = {0: "SSLv2", 30: "SSLv3", 31: "TLSv1.0", 32: "TLSv1.1", 33: "TLSv1.2", 34: "TLSv1.3"}
+# api/s2n.h:77-107: 0 is S2N_UNKNOWN_PROTOCOL_VERSION (nothing chosen yet: "NONE", as the engine says), 20 is SSLv2.
+_PROTOCOLS = {0: "NONE", 20: "SSLv2", 30: "SSLv3", 31: "TLSv1.0", 32: "TLSv1.1", 33: "TLSv1.2", 34: "TLSv1.3"}
 
 
 def _text(ffi: Any, pointer: Any) -> str | None:

@@ -15,10 +15,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tlsdiff.certs import CERT_TYPES
 from tlsdiff.transcript import CONTENT_TYPES, Record, transcript_sha256, write_transcript
+
+if TYPE_CHECKING:  # the scenario needs the built bridge; the command line starts without it
+    from tlsdiff.scenario import PairResult
 
 __all__ = ["main"]
 
@@ -35,7 +38,7 @@ def _record_sizes(records: Sequence[Record], direction: str) -> str:
     )
 
 
-def _summary(result: Any, profile: str) -> dict[str, Any]:
+def _summary(result: PairResult, profile: str) -> dict[str, Any]:
     return {
         "client": result.client_implementation,
         "server": result.server_implementation,
@@ -43,11 +46,11 @@ def _summary(result: Any, profile: str) -> dict[str, Any]:
         "cert": result.cert_type,
         "seed": result.seed,
         "profile": profile,
-        "version": result.client["version"],
-        "cipher": result.client["cipher"],
-        "group": result.client["group"],
-        "signature_scheme": result.server["signature_scheme"],
-        "handshake_type": result.client["handshake_type"],
+        "version": result.client.protocol,
+        "cipher": result.client.cipher,
+        "group": result.client.group,
+        "signature_scheme": result.server.signature_scheme,
+        "handshake_type": result.client.handshake_type,
         "records": [
             {
                 "direction": r.direction,
@@ -127,8 +130,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             info, first = runs[0].client, runs[0]
             verdict = "identical" if len(digests) == 1 else f"{len(digests)} DIFFERENT transcripts"
             print(
-                f"{policy:<15} {cert_type:<13} {info['cipher']:<23} {info['group']:<10} "
-                f"{first.server['signature_scheme']:<24} {len(first.records):>7}  {min(digests)[:16]}... {verdict}"
+                f"{policy:<15} {cert_type:<13} {info.cipher:<23} {info.group:<10} "
+                f"{first.server.signature_scheme:<24} {len(first.records):>7}  {min(digests)[:16]}... {verdict}"
             )
     print("\nAll four pairings must give one transcript; 'tlsdiff pair' shows any one of them in full.")
     return 1 if failures or _demo_fuzz(args.fuzz_seconds) else 0
@@ -198,9 +201,10 @@ def _seed(text: str) -> int:
 def _known_errors() -> tuple[type[BaseException], ...]:
     from s2n_bridge import S2NError  # noqa: PLC0415
     from s2n_bridge._native import BridgeNotBuiltError  # noqa: PLC0415
+    from tlsdiff.scenario import ScenarioError  # noqa: PLC0415
     from tlsdiff.transcript import TranscriptError  # noqa: PLC0415
 
-    return (S2NError, BridgeNotBuiltError, TranscriptError, OSError, ValueError)
+    return (S2NError, BridgeNotBuiltError, ScenarioError, TranscriptError, OSError, ValueError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,7 +26,14 @@ from typing import Protocol
 from cryptography import x509
 
 from engine.config import CertifiedKey, Compat, EngineConfig, MessageLayout
-from engine.connection import AlertReceived, ConnectionClosed, DataReceived, HandshakeComplete, TLSConnection
+from engine.connection import (
+    AlertReceived,
+    ConnectionClosed,
+    ConnectionInfo,
+    DataReceived,
+    HandshakeComplete,
+    TLSConnection,
+)
 from engine.crypto.signer import KeySigner
 from engine.errors import TLSError, UnexpectedEOFError
 from engine.randomness import SeededRandomSource, StreamLabel
@@ -38,15 +45,18 @@ from tlsdiff.errors_table import meaning_of
 __all__ = [
     "COMPAT_MODES",
     "Endpoint",
+    "EngineEndpoint",
     "Outcome",
     "Role",
     "S2NSnapshot",
     "Setup",
     "Status",
+    "endpoint_info",
     "engine_config",
     "open_endpoint",
     "open_engine",
     "restore_s2n",
+    "s2n_config",
     "snapshot_s2n",
     "split_records",
 ]
@@ -362,7 +372,9 @@ def _engine_config(setup: Setup) -> EngineConfig:
     return EngineConfig(setup.policy, certificates=served, **common)  # type: ignore[arg-type]
 
 
-class _EngineEndpoint:
+class EngineEndpoint:
+    """An engine endpoint (``open_engine``); ``connection`` is its ``TLSConnection``."""
+
     implementation = "engine"
 
     def __init__(
@@ -450,20 +462,25 @@ class _EngineEndpoint:
 
 
 def open_engine(
-    setup: Setup, take_output: Callable[[TLSConnection], bytes] | None = None, **connection_options: object
-) -> _EngineEndpoint:
+    setup: Setup,
+    take_output: Callable[[TLSConnection], bytes] | None = None,
+    *,
+    config: EngineConfig | None = None,
+    **connection_options: object,
+) -> EngineEndpoint:
     """An engine endpoint for ``setup``; ``take_output`` replaces ``data_to_send`` (a mutating peer's hook);
-    extra keyword options go to ``TLSConnection``."""
+    ``config`` replaces ``engine_config(setup)`` (e.g. ``dataclasses.replace`` of it with other switches);
+    extra keyword options go to ``TLSConnection`` (``instrumentation=``)."""
     key_log: list[bytes] = []
     connection = TLSConnection(
-        engine_config(setup),
+        engine_config(setup) if config is None else config,
         client=setup.is_client,
         random=SeededRandomSource(setup.seed, StreamLabel.CLIENT if setup.is_client else StreamLabel.SERVER),
         server_name=setup.server_name if setup.is_client else None,
         key_log=key_log.append,
         **connection_options,  # type: ignore[arg-type]
     )
-    return _EngineEndpoint(connection, key_log, take_output)
+    return EngineEndpoint(connection, key_log, take_output)
 
 
 @contextmanager
@@ -480,6 +497,24 @@ def open_endpoint(setup: Setup, implementation: str) -> Iterator[Endpoint]:
     with ExitStack() as stack:
         connection = stack.enter_context(Connection(cached.config, mode, seed=setup.seed, server_name=name))
         yield _S2NEndpoint(connection, cached, [])
+
+
+def s2n_config(setup: Setup) -> Config:
+    """The s2n config the harness's s2n endpoints of ``setup`` use (built once), for an s2n connection the
+    harness does not drive, e.g. one on a socket."""
+    return _s2n_config(_s2n_key(setup)).config
+
+
+def endpoint_info(endpoint: Endpoint) -> ConnectionInfo:
+    """What an engine or s2n endpoint negotiated and where it stands, as s2n names them (``ConnectionInfo``).
+
+    A restored s2n endpoint's getters know nothing of its handshake (see ``S2NSnapshot``).
+    """
+    if isinstance(endpoint, _S2NEndpoint):
+        return endpoint._connection.info()
+    if isinstance(endpoint, EngineEndpoint):
+        return endpoint.connection.info()
+    raise TypeError(f"no connection info for a {endpoint.implementation} endpoint")
 
 
 def snapshot_s2n(endpoint: Endpoint, setup: Setup) -> S2NSnapshot | None:

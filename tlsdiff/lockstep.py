@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 
-from tlsdiff.fuzz_scenario import Action, Event, Peer, Scenario
+from tlsdiff.fuzz_scenario import Action, Event, Peer, Scenario, Stage
 from tlsdiff.harness import (
     Endpoint,
     Outcome,
@@ -32,7 +32,7 @@ from tlsdiff.harness import (
 )
 from tlsdiff.locate import locate
 from tlsdiff.oracle import Divergence, compare
-from tlsdiff.peer import MutatingPeer, WireMutatingPeer
+from tlsdiff.peer import FLIGHT_MODULUS, MutatingPeer, WireMutatingPeer
 
 __all__ = [
     "DATA_BUDGET",
@@ -52,6 +52,7 @@ _MAX_PIECES = 64
 _DATA_ACTIONS = frozenset({Action.PEER_DATA, Action.TARGET_DATA, Action.PEER_KEY_UPDATE, Action.TARGET_KEY_UPDATE})
 _MAX_ROUNDS = 12  # a TLS 1.3 handshake takes at most 4 flights each way; more means a loop
 _SNAPSHOT_LIMIT = 256  # established handshakes kept for reuse (tens of KiB each)
+_MAX_HANDSHAKE_FLIGHTS = 4  # a peer's flights in one handshake: two ClientHellos and a Finished at most
 
 
 @dataclass(frozen=True)
@@ -399,35 +400,60 @@ def _finish(run: _Run, divergence: Divergence | None, ended: bool, complete: boo
 @dataclass(frozen=True)
 class _Snapshot:
     """Both sides just after an agreed, complete handshake: the engine side and the peer as
-    objects (copied for each use), the s2n target as s2n serialized it."""
+    objects (copied for each use), the s2n target as s2n serialized it; ``flights``: how many
+    flights the peer wrote in it (mutations on later flights do not change the handshake)."""
 
     engine: Endpoint
     peer: Endpoint
-    mutating: MutatingPeer | None
+    mutating: MutatingPeer
     s2n: S2NSnapshot
     steps: tuple[str, ...]
     transfers: dict[str, list[tuple[str, bytes]]]
+    flights: int
 
 
-# (the scenario without its events, the target's compat mode) -> a snapshot, or the handshake's
-# own result when there is nothing to continue from (a divergence, a failure, s2n holding input).
-_SNAPSHOTS: OrderedDict[tuple[Scenario, str], _Snapshot | RunResult] = OrderedDict()
+_Key = tuple[Scenario, bool, str]
+
+# What a handshake depends on (``_handshake_key``) -> a snapshot, or the handshake's own result
+# when there is nothing to continue from (a divergence, a failure, s2n holding input).
+_SNAPSHOTS: OrderedDict[_Key, _Snapshot | RunResult] = OrderedDict()
+
+
+def _handshake_key(scenario: Scenario, target_compat: str, flights: int | None) -> _Key:
+    """Everything but the events; of the mutations, those on the peer's first ``flights`` flights
+    (None: all); and whether the peer hooks messages at all (decided when it is built)."""
+    mutations = scenario.mutations
+    if flights is not None:
+        mutations = tuple(m for m in mutations if m.flight % FLIGHT_MODULUS < flights)
+    hooked = any(m.stage is Stage.MESSAGE for m in scenario.mutations)
+    return replace(scenario, events=(), mutations=mutations), hooked, target_compat
+
+
+def _lookup(scenario: Scenario, target_compat: str) -> _Snapshot | RunResult | None:
+    # A snapshot of an h-flight handshake serves every scenario whose mutations on flights < h
+    # are its own; a result serves only the same scenario.
+    for flights in (None, *range(1, _MAX_HANDSHAKE_FLIGHTS + 1)):
+        key = _handshake_key(scenario, target_compat, flights)
+        entry = _SNAPSHOTS.get(key)
+        if entry is not None and (flights is None or (isinstance(entry, _Snapshot) and entry.flights == flights)):
+            _SNAPSHOTS.move_to_end(key)
+            return entry
+    return None
 
 
 def _from_snapshot(scenario: Scenario, target_compat: str) -> tuple[RunResult, bool]:
     """The run from the handshake's snapshot; (result, whether it was restored from one)."""
-    key = (replace(scenario, events=()), target_compat)
-    entry = _SNAPSHOTS.get(key)
+    entry = _lookup(scenario, target_compat)
     if entry is None:
-        entry = _take_snapshot(key[0], target_compat)
-        _SNAPSHOTS[key] = entry
+        entry = _take_snapshot(replace(scenario, events=()), target_compat)
+        flights = entry.flights if isinstance(entry, _Snapshot) else None
+        _SNAPSHOTS[_handshake_key(scenario, target_compat, flights)] = entry
         if len(_SNAPSHOTS) > _SNAPSHOT_LIMIT:
             _SNAPSHOTS.popitem(last=False)
-    else:
-        _SNAPSHOTS.move_to_end(key)
     if isinstance(entry, RunResult):
         return replace(entry, scenario=scenario), False
     engine, peer, mutating = copy.deepcopy((entry.engine, entry.peer, entry.mutating))
+    mutating.use_mutations(scenario.mutations)
     with restore_s2n(entry.s2n) as s2n:
         run = _Run(scenario, engine, s2n, peer, mutating, list(entry.steps), copy.deepcopy(entry.transfers), True)
         return _finish(run, None, False, True), True
@@ -437,10 +463,11 @@ def _take_snapshot(handshake: Scenario, target_compat: str) -> _Snapshot | RunRe
     with _endpoints(handshake, None, target_compat) as run:
         divergence, ended = run.handshake()
         result = _finish(run, divergence, ended, run.complete)
-        if divergence is not None or ended or not run.complete or run.targets_closed:
+        if divergence is not None or ended or not run.complete or run.targets_closed or run.mutating is None:
             return result
         s2n = snapshot_s2n(run.s2n, _setups(handshake, target_compat)[0])
         if s2n is None:
             return result
         engine, peer, mutating = copy.deepcopy((run.engine, run.peer, run.mutating))
-        return _Snapshot(engine, peer, mutating, s2n, tuple(run.steps), copy.deepcopy(run.transfers))
+        flights = mutating.flights_sent
+        return _Snapshot(engine, peer, mutating, s2n, tuple(run.steps), copy.deepcopy(run.transfers), flights)

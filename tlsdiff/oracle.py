@@ -147,9 +147,16 @@ def _unsupported(divergence: Divergence) -> Divergence:
 def compare(role: Role, step: str, engine: Outcome, s2n: Outcome, locate: Locator) -> Divergence | None:
     """The first difference between the two outcomes of one step, or None when they agree."""
     divergence = _compare(role, step, engine, s2n, locate)
-    if divergence is not None and s2n.protocol in _OLDER_VERSIONS:
+    if divergence is not None and s2n.protocol in _OLDER_VERSIONS and not _refused_the_hello(s2n):
         return _unsupported(divergence)
     return divergence
+
+
+def _refused_the_hello(s2n: Outcome) -> bool:
+    # s2n takes the version of a hello it then refuses as below the policy's minimum
+    # (tls/s2n_client_hello.c:585-587, tls/s2n_server_hello.c:220): nothing was negotiated, and
+    # the engine must refuse alike. Any other failure on an older version is s2n's TLS 1.2 code.
+    return s2n.status is Status.FAILED and s2n.error == "S2N_ERR_PROTOCOL_VERSION_UNSUPPORTED"
 
 
 def _compare(role: Role, step: str, engine: Outcome, s2n: Outcome, locate: Locator) -> Divergence | None:

@@ -51,6 +51,19 @@ class MutatingPeer:
         instrumentation = Instrumentation(message_hook=self._message_hook if hooked else None, defer_sealing=True)
         self.endpoint = open_engine(setup, self._take_output, instrumentation=instrumentation)
 
+    @property
+    def flights_sent(self) -> int:
+        """How many flights the peer has written so far (the next one's number)."""
+        return self._flight
+
+    def use_mutations(self, mutations: Sequence[Mutation]) -> None:
+        """Apply ``mutations`` to the flights still to come (a peer restored from a snapshot of its handshake).
+
+        Whether a ``MESSAGE`` stage hook is installed was decided at construction: the caller
+        keeps that the same.
+        """
+        self._mutations = tuple(mutations)
+
     def _at(self, stage: Stage) -> list[Mutation]:
         return [m for m in self._mutations if m.stage is stage and m.flight % FLIGHT_MODULUS == self._flight]
 

@@ -23,6 +23,7 @@ from engine.errors import (
     IllegalParameterError,
     MissingExtensionError,
     ProtocolVersionError,
+    TLSError,
     UnexpectedMessageError,
 )
 from engine.handshake.certificates import (
@@ -35,9 +36,14 @@ from engine.handshake.certificates import (
 )
 from engine.handshake.client_offer import TLS13
 from engine.handshake.context import HandshakeContext
-from engine.handshake.server_extensions import ServerExtensions, ServerMessage, read_server_extensions
+from engine.handshake.server_extensions import (
+    ServerExtensions,
+    ServerMessage,
+    read_server_extensions,
+    server_hello_list,
+)
 from engine.handshake.state import Connected, State, expect
-from engine.policies import OPENSSL_3, ClientHelloOffer, client_hello_offer
+from engine.policies import OPENSSL_3, TLS12, ClientHelloOffer, client_hello_offer
 from engine.policies import policy as load_policy
 from engine.randomness import DrawKind
 from engine.wire.codec import Struct
@@ -198,6 +204,47 @@ def _check_server_hello(hello: _Hello, server_hello: ServerHello, selected_versi
     return server_hello.cipher_suite
 
 
+# RFC 8446 4.1.3: the last 8 bytes of a TLS 1.3 server's random when it negotiates TLS 1.2, or below.
+_DOWNGRADE_TLS12, _DOWNGRADE_TLS11 = b"DOWNGRD\x01", b"DOWNGRD\x00"
+
+
+def _s2n_version(version: int) -> int:
+    """A wire version as s2n holds it: ``major * 10 + minor`` in a uint8 (tls/s2n_server_hello.c:109)."""
+    return ((version >> 8) * 10 + (version & 0xFF)) & 0xFF
+
+
+def _refusal_without_tls13(ctx: HandshakeContext, server_hello: ServerHello) -> TLSError:
+    """What s2n's client makes of a first ServerHello that selected no TLS 1.3: its TLS 1.2 branch
+    (tls/s2n_server_hello.c:198-223), reached once the extensions were read with the TLS 1.2 list.
+
+    The version is the legacy_version (:199). s2n checks the downgrade sentinels first (:201,
+    :64-73), then the policy's range (:217-220), the one refusal it sends its own alert for
+    (protocol_version). Within the range it goes on in that version: below TLS 1.3, a TLS 1.2 (or
+    older) handshake the engine does not implement (the oracle's unsupported tier); TLS 1.3 itself
+    (0x0304) through the TLS 1.2 branch, without the key share that list never read, which fails
+    in the same message (:235 for an echoed session id, else on the missing share), close_notify.
+    """
+    security_policy = load_policy(ctx.config.policy)
+    version = _s2n_version(server_hello.legacy_version)
+    highest = _s2n_version(TLS13 if security_policy.supports_tls13 else TLS12)
+    sentinel = server_hello.random[-8:]
+    tls12 = _s2n_version(TLS12)
+    downgraded = (version == tls12 and sentinel == _DOWNGRADE_TLS12) or (
+        version < tls12 and sentinel == _DOWNGRADE_TLS11
+    )
+    if highest == _s2n_version(TLS13) and downgraded:
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.3
+        # = type=implementation
+        ## TLS 1.3 clients receiving a ServerHello indicating TLS 1.2 or below MUST check that the last 8 bytes are
+        ## not equal to either of these values.
+        return IllegalParameterError("downgrade sentinel in the server's random")  # S2N_ERR_PROTOCOL_DOWNGRADE_DETECTED
+    if version < _s2n_version(security_policy.minimum_version) or version > highest:
+        return ProtocolVersionError("the server's legacy_version is outside the policy's versions")
+    if version < highest:
+        return ProtocolVersionError("the server negotiates a version below TLS 1.3; the engine has TLS 1.3 only")
+    return IllegalParameterError("TLS 1.3 by legacy_version, without supported_versions or its key share")
+
+
 class _ServerMessageState(State):
     """A state of a client that has sent its ClientHello: the server's messages read as ``Compat`` says."""
 
@@ -242,7 +289,13 @@ class ExpectServerHello(_ServerMessageState):
         return super().decode(ctx, msg_type, body)
 
     def handle(self, ctx: HandshakeContext, message: HandshakeMessage, raw: bytes) -> State:
-        """Derive the handshake keys, or answer a HelloRetryRequest."""
+        """Derive the handshake keys, or answer a HelloRetryRequest, checking as ``s2n_server_hello_parse`` does.
+
+        After the fixed fields (legacy_version and the random in ``decode``, compression here):
+        the extensions (tls/s2n_server_hello.c:164), supported_versions first, then the list of
+        the version it leaves (``server_hello_list``), before the version is decided (:170-221);
+        then the session id (:191) and the suite (:194), a HelloRetryRequest's group, or the key share.
+        """
         message = expect(message, ServerHello)
         ctx.records.establish_version()  # tls/s2n_server_hello.c:273, a HelloRetryRequest too
         # tls/s2n_server_hello.c:156: the compression method is checked as it is read, before
@@ -250,9 +303,15 @@ class ExpectServerHello(_ServerMessageState):
         if message.legacy_compression_method != 0:
             raise IllegalParameterError("the server chose a compression method not offered")
         retry = message.is_hello_retry_request
-        kind = ServerMessage.HELLO_RETRY_REQUEST if retry else ServerMessage.SERVER_HELLO
         lenient = ctx.config.compat.lenient_server_extensions
+        kind = self._extension_list(message, lenient=lenient)
         read = read_server_extensions(kind, message.extensions, self._hello.requested, lenient=lenient)
+        if kind is ServerMessage.SERVER_HELLO_TLS12:
+            raise _refusal_without_tls13(ctx, message)
+        # s2n checks the share's group in key_share's receive function, with the extensions
+        # (tls/extensions/s2n_server_key_share.c:308-332), before the session id and the suite;
+        # a missing key_share only shows after them. The RFC reading keeps its order: the share last.
+        found = self._server_share(read) if lenient and not retry else None
         suite = suite_for(_check_server_hello(self._hello, message, self._selected_version(ctx, read)))
         if ctx.negotiated.suite is not None and ctx.negotiated.suite != suite:
             raise IllegalParameterError("ServerHello suite differs from the HelloRetryRequest's")
@@ -260,12 +319,10 @@ class ExpectServerHello(_ServerMessageState):
         ctx.transcript.choose_hash(suite.hash_name)
         if retry:
             return self._retry(ctx, message, raw, read)
-        if read.server_share is None:
+        found = found or self._server_share(read)
+        if found is None:
             raise MissingExtensionError("ServerHello has no key_share")
-        group, key_exchange = read.server_share
-        share = self._hello.shares.get(group)
-        if share is None:
-            raise IllegalParameterError("the server's key share is for a group we sent no share for")
+        share, key_exchange = found
         # tls/s2n_server_hello.c s2n_server_hello_recv: the handshake type once the message is parsed.
         ctx.set_handshake_type(middlebox=ctx.config.layout.middlebox_compatibility)
         ctx.transcript.add(raw)
@@ -275,6 +332,28 @@ class ExpectServerHello(_ServerMessageState):
         ctx.use_handshake_keys(read=True, write=False)
         ctx.finish_read()  # after the key schedule update, as s2n_finish_read
         return ExpectEncryptedExtensions(self._hello.requested)
+
+    def _extension_list(self, message: ServerHello, *, lenient: bool) -> ServerMessage:
+        """The descriptors to read the message's extensions with: s2n's choice (``server_hello_list``) when lenient.
+
+        The RFC reading has one ServerHello list, and refuses a ServerHello without TLS 1.3 on its
+        version (``_check_server_hello``) once the extensions were read.
+        """
+        if message.is_hello_retry_request:
+            return ServerMessage.HELLO_RETRY_REQUEST
+        if lenient:
+            return server_hello_list(message.extensions, retried=self._retried)
+        return ServerMessage.SERVER_HELLO
+
+    def _server_share(self, read: ServerExtensions) -> tuple[KeyShare, bytes] | None:
+        """Our share for the group of the server's key_share, and the server's share; None without the extension."""
+        if read.server_share is None:
+            return None
+        group, key_exchange = read.server_share
+        share = self._hello.shares.get(group)
+        if share is None:
+            raise IllegalParameterError("the server's key share is for a group we sent no share for")
+        return share, key_exchange
 
     def _selected_version(self, ctx: HandshakeContext, read: ServerExtensions) -> int | None:
         """The version the message selects: its supported_versions, or (s2n) the HelloRetryRequest's.

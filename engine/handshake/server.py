@@ -20,6 +20,7 @@ follows it under ``Compat.lenient_client_hello`` / ``Compat.lenient_second_clien
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from engine.config import CertifiedKey
 from engine.crypto.key_exchange import generate_key_share
@@ -31,6 +32,7 @@ from engine.errors import (
     InternalError,
     MissingExtensionError,
     ProtocolVersionError,
+    UnexpectedMessageError,
     UnsupportedExtensionError,
 )
 from engine.handshake.client_offer import (
@@ -49,6 +51,7 @@ from engine.handshake.state import Connected, State, expect
 from engine.policies import SecurityPolicy
 from engine.policies import policy as load_policy
 from engine.randomness import DrawKind
+from engine.record.sslv2 import SSLV2_CLIENT_HELLO, read_sslv2_client_hello
 from engine.wire.codec import Struct
 from engine.wire.extensions import (
     Cookie,
@@ -130,6 +133,32 @@ class ExpectClientHello(State):
         if retry:
             return _send_hello_retry(ctx, message, group)
         return _send_flight(ctx, offer, group, authentication)
+
+    def handle_sslv2(self, ctx: HandshakeContext, content: bytes) -> NoReturn:
+        """An SSLv2 CLIENT-HELLO record (``Compat.s2n_record_framing``), refused as s2n refuses it, or beyond.
+
+        s2n reads one only as the first ClientHello (tls/s2n_handshake_io.c:1527, :1331; after a
+        HelloRetryRequest tls/s2n_client_hello.c:441-443), parses it (``read_sslv2_client_hello``;
+        a malformed one gets its close_notify in a TLS 1.0 record) and takes its version, at most
+        TLS 1.2 (:835), as ``actual_protocol_version`` (:580-582: no extensions, no supported_versions).
+        Below the policy's minimum it refuses with protocol_version in a record of that version
+        (:585-587, ``_s2n_record_version``: 0x0001 as ``15 00 01``); otherwise it goes on in TLS 1.2
+        or lower, which the engine does not speak (the oracle's ``unsupported`` tier): the engine
+        refuses the same way.
+        """
+        if content[0] != SSLV2_CLIENT_HELLO or self._first is not None:
+            raise UnexpectedMessageError("SSLv2 record other than a first CLIENT-HELLO")
+        if ctx.incoming.pending:
+            # s2n parses the fragment's bytes and this record's body as one SSLv2 hello (both go into
+            # handshake.io, tls/s2n_handshake_io.c:1343): a ClientHello's 01 then the body's 00 (a cipher spec
+            # list under 256 bytes) read as cipher_spec_length 256, no multiple of 3: refused, as here.
+            raise UnexpectedMessageError("SSLv2 CLIENT-HELLO after a fragment of a handshake message")
+        hello = read_sslv2_client_hello(content)
+        client_version = min(s2n_version(hello.version), _S2N_TLS12)
+        ctx.alert_record_version = _s2n_record_version(client_version)
+        if client_version < s2n_version(load_policy(ctx.config.policy).minimum_version):
+            raise ProtocolVersionError("the SSLv2 ClientHello's version is below the policy's minimum")
+        raise ProtocolVersionError("an SSLv2 ClientHello offers TLS 1.2 at most (TLS 1.3 only here)")
 
     def _read(self, ctx: HandshakeContext, message: ClientHello) -> ClientOffer:
         """The checks s2n makes while parsing the ClientHello and processing its extensions."""

@@ -18,6 +18,12 @@ Each ``ResponseDescriptor`` carries the ``s2n`` receive function (under
 reading a type the ClientHello did not carry is ``unsupported_extension`` (RFC 8446 4.2;
 the cookie in a HelloRetryRequest excepted) and a type RFC 8446's table does not allow
 in the message is ``illegal_parameter``.
+
+Which list a ServerHello is read with is s2n's choice too (``server_hello_list``,
+tls/s2n_server_extensions.c:55-79): supported_versions is processed first, and without it
+(on a first ServerHello) the version is still unknown and s2n reads the rest with its TLS
+1.2 list (``tls12_server_hello_extensions``), not the TLS 1.3 one, before it decides the
+version from legacy_version (tls/s2n_server_hello.c:164 before :177-221).
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from engine.errors import DecodeError, IllegalParameterError, MissingExtensionError, UnsupportedExtensionError
+from engine.errors import (
+    DecodeError,
+    HandshakeFailureError,
+    IllegalParameterError,
+    MissingExtensionError,
+    UnsupportedExtensionError,
+)
 from engine.wire.extensions import (
     Cookie,
     Extension,
@@ -38,7 +50,14 @@ from engine.wire.extensions import (
 )
 from engine.wire.reader import Reader
 
-__all__ = ["SERVER_EXTENSIONS", "ResponseDescriptor", "ServerExtensions", "ServerMessage", "read_server_extensions"]
+__all__ = [
+    "SERVER_EXTENSIONS",
+    "ResponseDescriptor",
+    "ServerExtensions",
+    "ServerMessage",
+    "read_server_extensions",
+    "server_hello_list",
+]
 
 _TLS13 = 0x0304
 _RECOGNIZED = frozenset(int(member) for member in ExtensionType)
@@ -48,6 +67,8 @@ class ServerMessage(Enum):
     """The server messages whose extensions a client reads."""
 
     SERVER_HELLO = "ServerHello"
+    # A first ServerHello without supported_versions, as s2n reads it (S2N_EXTENSION_LIST_SERVER_HELLO_DEFAULT).
+    SERVER_HELLO_TLS12 = "ServerHello without TLS 1.3"
     HELLO_RETRY_REQUEST = "HelloRetryRequest"
     ENCRYPTED_EXTENSIONS = "EncryptedExtensions"
     CERTIFICATE = "Certificate"  # the leaf's entry (s2n processes no other's)
@@ -196,8 +217,27 @@ def _ignored(body: bytes, read: ServerExtensions) -> None:
     """Requested by the layout's ClientHello, but nothing the engine negotiates."""
 
 
+def _s2n_renegotiation_info(body: bytes, read: ServerExtensions) -> None:
+    """tls/extensions/s2n_server_renegotiation_info.c:133-153: a zero length byte and nothing after it."""
+    reader = Reader(body)
+    length = reader.uint(1)  # an empty body: S2N_ERR_STUFFER_OUT_OF_DATA
+    if length or reader.remaining:
+        # = https://www.rfc-editor.org/rfc/rfc5746#section-3.4
+        # = type=implementation
+        ## The client MUST then verify that the length of the "renegotiated_connection" field is zero, and if it is
+        ## not, MUST abort the handshake (by sending a fatal handshake_failure alert).
+        raise HandshakeFailureError("renegotiation_info is not empty")  # S2N_ERR_NON_EMPTY_RENEGOTIATION_INFO
+
+
+def _s2n_extended_master_secret(body: bytes, read: ServerExtensions) -> None:
+    """tls/extensions/s2n_server_ems.c:45-53: the extension must be empty (S2N_ERR_UNSUPPORTED_EXTENSION)."""
+    if body:
+        raise UnsupportedExtensionError("extended_master_secret with a body")
+
+
 _EXT = "tls/extensions/"
 _SH, _HRR = ServerMessage.SERVER_HELLO, ServerMessage.HELLO_RETRY_REQUEST
+_SH12 = ServerMessage.SERVER_HELLO_TLS12
 _EE, _CERT = ServerMessage.ENCRYPTED_EXTENSIONS, ServerMessage.CERTIFICATE
 
 SERVER_EXTENSIONS: tuple[ResponseDescriptor, ...] = (
@@ -214,6 +254,27 @@ SERVER_EXTENSIONS: tuple[ResponseDescriptor, ...] = (
                        is_response=False),
     ResponseDescriptor(ExtensionType.KEY_SHARE, _HRR, _EXT + "s2n_server_key_share.c:356-382",
                        _s2n_selected_group, _rfc_selected_group),
+    # tls12_server_hello_extensions (s2n_extension_type_lists.c:87-99), s2n's reading only (the RFC
+    # one never picks this list). supported_versions, its first entry, is absent whenever s2n picks it.
+    # Unrequested responses are refused; the receive functions of status_request, the SCT list,
+    # max_fragment_length, session_ticket and NPN are not modelled: the engine's ClientHellos never
+    # request them (configured only, engine.policies._CONFIGURED_ONLY).
+    ResponseDescriptor(ExtensionType.SERVER_NAME, _SH12, _EXT + "s2n_server_server_name.c:45-51", _acknowledged,
+                       None),
+    ResponseDescriptor(ExtensionType.EC_POINT_FORMATS, _SH12, _EXT + "s2n_ec_point_format.c:38-45", _ignored, None),
+    ResponseDescriptor(ExtensionType.RENEGOTIATION_INFO, _SH12, _EXT + "s2n_server_renegotiation_info.c",
+                       _s2n_renegotiation_info, None, is_response=False),  # answers the SCSV (:48-61)
+    ResponseDescriptor(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, _SH12, _EXT + "s2n_server_alpn.c",
+                       _s2n_alpn, None),
+    ResponseDescriptor(ExtensionType.STATUS_REQUEST, _SH12, _EXT + "s2n_cert_status_response.c", _ignored, None),
+    ResponseDescriptor(ExtensionType.SIGNED_CERTIFICATE_TIMESTAMP, _SH12, _EXT + "s2n_server_sct_list.c",
+                       _ignored, None),
+    ResponseDescriptor(ExtensionType.MAX_FRAGMENT_LENGTH, _SH12, _EXT + "s2n_server_max_fragment_length.c",
+                       _ignored, None),
+    ResponseDescriptor(ExtensionType.SESSION_TICKET, _SH12, _EXT + "s2n_server_session_ticket.c", _ignored, None),
+    ResponseDescriptor(ExtensionType.EXTENDED_MASTER_SECRET, _SH12, _EXT + "s2n_server_ems.c",
+                       _s2n_extended_master_secret, None),
+    ResponseDescriptor(ExtensionType.NPN, _SH12, _EXT + "s2n_npn.c", _ignored, None),
     # encrypted_extensions
     ResponseDescriptor(ExtensionType.SERVER_NAME, _EE, _EXT + "s2n_server_server_name.c", _acknowledged,
                        _rfc_server_name),
@@ -232,6 +293,21 @@ SERVER_EXTENSIONS: tuple[ResponseDescriptor, ...] = (
     ResponseDescriptor(ExtensionType.SIGNED_CERTIFICATE_TIMESTAMP, _CERT, _EXT + "s2n_server_sct_list.c",
                        _ignored, _ignored),
 )  # fmt: skip
+
+
+def server_hello_list(extensions: tuple[Extension, ...], *, retried: bool) -> ServerMessage:
+    """The list s2n's client reads a (non-retry) ServerHello's extensions with (tls/s2n_server_extensions.c:60-79).
+
+    supported_versions is processed first (:66) and sets ``server_protocol_version``; then the
+    TLS 1.3 list if that is TLS 1.3 (:75-76), else the TLS 1.2 one (:77-78). Present, the
+    extension selects TLS 1.3 or is refused as it is read (the first descriptor of the TLS 1.3
+    list). Absent, the version is still unknown, unless a HelloRetryRequest set it
+    (tls/extensions/s2n_server_supported_versions.c:88, never reset): in a retried handshake
+    the TLS 1.3 list, whatever ``Compat.keep_hello_retry_version`` then makes of the version.
+    """
+    if retried or any(extension.extension_type == ExtensionType.SUPPORTED_VERSIONS for extension in extensions):
+        return ServerMessage.SERVER_HELLO
+    return ServerMessage.SERVER_HELLO_TLS12
 
 
 def read_server_extensions(

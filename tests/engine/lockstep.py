@@ -1,116 +1,123 @@
-"""A lockstep driver for bad-input tests: one actor, two targets (s2n and the engine).
+"""A lockstep driver for bad-input tests: one actor, two targets (s2n and the engine), all harness endpoints.
 
-The actor is an engine connection (its output can be mutated, or its internals patched
-to misbehave). Every flight it sends goes to both targets; each target either answers
-(the answers must be identical, and the actor gets them) or fails (then both must
-fail, and the alert bytes each writes must be identical; s2n writes its alert once the
-blinding delay has passed on its config's clock).
+The actor is an engine endpoint (``engine_endpoint``, over ``tlsdiff.harness.open_engine``): its
+messages can be rewritten inside it (``message_hook``), its configuration changed (``config``), and
+each flight it sends mutated on the way (``mutate``). Every flight goes to both targets through
+``Endpoint.deliver``; each target either answers (the answers must be identical, and the actor gets
+them) or ends (then the run stops). A target that rejects a flight ends with ``Status.FAILED`` and the
+alert it wrote in its output: the harness's s2n endpoint lets the blinding delay pass on its config's
+clock (``s2n_bridge.Connection.send_pending_alert``), so s2n's alert comes out too.
+
+>>> with open_endpoint(Setup(Role.SERVER, "default_tls13", "ecdsa-p256", 3), "s2n") as s2n_target:
+...     verdict = lockstep(engine_endpoint(Setup(Role.CLIENT, "default_tls13", "ecdsa-p256", 3)), s2n_target,
+...                        engine_endpoint(Setup(Role.SERVER, "default_tls13", "ecdsa-p256", 3)))
+>>> verdict.s2n.status, verdict.engine.status, verdict.flights
+(<Status.COMPLETE: 'complete'>, <Status.COMPLETE: 'complete'>, 2)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from engine.config import Compat
+from engine.config import Compat, EngineConfig
 from engine.connection import TLSConnection
-from engine.crypto.signer import KeySigner
-from engine.errors import TLSError
-from engine.randomness import SeededRandomSource, StreamLabel
-from s2n_bridge import Config, Connection, Mode, S2NError, ServerCertificate
-from tlsdiff.certs import certificate_for
-from tlsdiff.endpoints import EndpointSpec, engine_config
+from engine.instrument import Instrumentation, MessageHook
+from tlsdiff.harness import Endpoint, EngineEndpoint, Outcome, Role, Setup, engine_config, open_endpoint, open_engine
+
+__all__ = ["Mutation", "Verdict", "engine_connection", "engine_endpoint", "handshake", "lockstep", "run_lockstep"]
 
 Mutation = Callable[[int, bytes], bytes]
+"""``(flight number, the actor's flight) -> the bytes both targets get instead``."""
 
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a target did with one flight."""
-
-    failed: bool
-    output: bytes
-    error: str = ""
+_MAX_FLIGHTS = 16
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The end of a lockstep run: both targets' last outcomes and how many flights went."""
+    """The end of a lockstep run: both targets' last outcomes, how many flights went, and the actor's last."""
 
     s2n: Outcome
     engine: Outcome
     flights: int
+    actor: Outcome
+
+
+def engine_endpoint(
+    setup: Setup,
+    *,
+    compat: Compat | None = None,
+    config: EngineConfig | None = None,
+    message_hook: MessageHook | None = None,
+) -> EngineEndpoint:
+    """The harness's engine endpoint for ``setup``; ``compat`` or ``config`` replace its configuration's
+    (``compat``: the switches of ``engine_config(setup)``); ``message_hook`` rewrites what it sends."""
+    if compat is not None:
+        config = replace(engine_config(setup) if config is None else config, compat=compat)
+    instrumentation = None if message_hook is None else Instrumentation(message_hook=message_hook)
+    return open_engine(setup, config=config, instrumentation=instrumentation)
 
 
 def engine_connection(
-    policy: str, cert_type: str, seed: int, *, client: bool, compat: Compat | None = None
+    policy: str,
+    cert_type: str,
+    seed: int,
+    *,
+    client: bool,
+    compat: Compat | None = None,
+    config: EngineConfig | None = None,
+    message_hook: MessageHook | None = None,
 ) -> TLSConnection:
-    """An engine endpoint configured as the scenario runner configures it (``compat``: other switches)."""
-    spec = EndpointSpec("engine", client, policy, cert_type, seed)
-    label = StreamLabel.CLIENT if client else StreamLabel.SERVER
-    name = certificate_for(cert_type).server_name if client else None
-    config = engine_config(spec) if compat is None else replace(engine_config(spec), compat=compat)
-    return TLSConnection(config, client=client, random=SeededRandomSource(seed, label), server_name=name)
-
-
-@contextmanager
-def s2n_connection(policy: str, cert_type: str, seed: int, *, client: bool) -> Iterator[Connection]:
-    """An s2n endpoint configured as the scenario runner configures it."""
-    certificate = certificate_for(cert_type)
-    if client:
-        config = Config(policy, trust_pem=certificate.ca_pem)
-    else:
-        served = ServerCertificate(certificate.chain_pem, signer=KeySigner(certificate.private_key))
-        config = Config(policy, certificates=[served])
-    with config, Connection(config, Mode.CLIENT if client else Mode.SERVER, seed=seed,
-                            server_name=certificate.server_name if client else None) as connection:  # fmt: skip
-        yield connection
-
-
-def _deliver_s2n(target: Connection, data: bytes) -> Outcome:
-    target.feed(data)
-    try:
-        target.negotiate()
-    except S2NError as error:
-        return Outcome(True, target.take_outgoing() + target.send_pending_alert(), error.name)
-    return Outcome(False, target.take_outgoing())
-
-
-def _deliver_engine(target: TLSConnection, data: bytes) -> Outcome:
-    try:
-        target.receive_data(data)
-    except TLSError as error:
-        return Outcome(True, target.data_to_send(), type(error).__name__)
-    return Outcome(False, target.data_to_send())
+    """The ``TLSConnection`` of ``engine_endpoint`` for ``Setup(role, policy, cert_type, seed)``, for tests that
+    drive the engine's own verbs."""
+    setup = Setup(Role.CLIENT if client else Role.SERVER, policy, cert_type, seed)
+    return engine_endpoint(setup, compat=compat, config=config, message_hook=message_hook).connection
 
 
 def lockstep(
-    actor: TLSConnection, s2n_target: Connection, engine_target: TLSConnection, mutate: Mutation | None = None
+    actor: EngineEndpoint, s2n_target: Endpoint, engine_target: Endpoint, mutate: Mutation | None = None
 ) -> Verdict:
-    """Drive the actor against both targets until one fails, both finish, or nothing moves."""
-    actor.start()
-    if actor.ctx.is_client is False:
-        s2n_target.negotiate()
-        engine_target.start()
-        hello = s2n_target.take_outgoing()
-        assert hello == engine_target.data_to_send(), "the two targets' ClientHellos differ"
-        actor.receive_data(hello)
-    last = Outcome(False, b"")
-    for flight in range(16):
-        data = actor.data_to_send()
-        if mutate is not None:
-            data = mutate(flight, data)
+    """Drive the actor against both targets until one ends, the outputs differ, or nothing moves."""
+    actor_outcome = actor.start()
+    s2n_outcome, engine_outcome = s2n_target.start(), engine_target.start()
+    if not actor.connection.is_client:
+        assert s2n_outcome.output == engine_outcome.output, "the two targets' ClientHellos differ"
+        actor_outcome = actor.deliver(s2n_outcome.output)
+    if actor_outcome.ended:
+        return Verdict(s2n_outcome, engine_outcome, 0, actor_outcome)
+    for flight in range(_MAX_FLIGHTS):
+        data = actor_outcome.output if mutate is None else mutate(flight, actor_outcome.output)
         if not data:
-            return Verdict(last, last, flight)
-        s2n_outcome, engine_outcome = _deliver_s2n(s2n_target, data), _deliver_engine(engine_target, data)
-        if s2n_outcome.failed or engine_outcome.failed or s2n_outcome.output != engine_outcome.output:
-            return Verdict(s2n_outcome, engine_outcome, flight)
-        last = s2n_outcome
-        if s2n_outcome.output:
-            try:
-                actor.receive_data(s2n_outcome.output)
-            except TLSError:
-                # The actor's own view broke (e.g. its ClientHello was mutated): the targets agreed so far.
-                return Verdict(s2n_outcome, engine_outcome, flight)
-    return Verdict(last, last, 16)
+            return Verdict(s2n_outcome, engine_outcome, flight, actor_outcome)
+        s2n_outcome, engine_outcome = s2n_target.deliver(data), engine_target.deliver(data)
+        if s2n_outcome.ended or engine_outcome.ended or s2n_outcome.output != engine_outcome.output:
+            return Verdict(s2n_outcome, engine_outcome, flight, actor_outcome)
+        # Nothing came back: the actor has nothing new to say (its output was all taken).
+        answer = s2n_outcome.output
+        actor_outcome = actor.deliver(answer) if answer else replace(actor_outcome, output=b"")
+        if actor_outcome.ended:
+            # The actor's own view broke (e.g. its ClientHello was mutated): the targets agreed so far.
+            return Verdict(s2n_outcome, engine_outcome, flight, actor_outcome)
+    return Verdict(s2n_outcome, engine_outcome, _MAX_FLIGHTS, actor_outcome)
+
+
+def handshake(client: Endpoint, server: Endpoint) -> tuple[Outcome, Outcome]:
+    """Pass each side's flights to the other until one has nothing to say or ends; the last outcome of each
+    (the client's first). Both are ``Status.COMPLETE`` after a good handshake."""
+    last = [client.start(), server.start()]
+    sender = 0
+    for _ in range(_MAX_FLIGHTS):
+        flight = last[sender].output
+        if not flight or last[sender].ended:
+            break
+        sender = 1 - sender
+        last[sender] = (client, server)[sender].deliver(flight)
+    return last[0], last[1]
+
+
+def run_lockstep(
+    actor: EngineEndpoint, target: Setup, mutate: Mutation | None = None, *, compat: Compat | None = None
+) -> Verdict:
+    """``lockstep`` against an s2n target and an engine target of ``target`` (the engine's with ``compat``)."""
+    with open_endpoint(target, "s2n") as s2n_target:
+        return lockstep(actor, s2n_target, engine_endpoint(target, compat=compat), mutate)

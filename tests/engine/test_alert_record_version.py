@@ -31,7 +31,8 @@ from engine.errors import ProtocolVersionError
 from engine.handshake import server
 from engine.wire.extensions import Extension, ExtensionType
 from engine.wire.handshake import ClientHello, HandshakeType, decode_handshake, encode_handshake
-from tests.engine.lockstep import Verdict, engine_connection, lockstep, s2n_connection
+from tests.engine.lockstep import Verdict, engine_connection, engine_endpoint, run_lockstep
+from tlsdiff.harness import Role, Setup, Status
 
 pytestmark = pytest.mark.openssl_engine  # the engine reproduces the OpenSSL build's draws
 
@@ -83,21 +84,18 @@ def _hook(edit: Edit) -> Callable[[int, bytes], bytes]:
 
 
 def _run(edit: Edit, policy: str) -> Verdict:
-    actor = engine_connection(CLIENT_POLICY, CERT, 3, client=True)
-    actor.ctx.message_hook = _hook(edit)
-    engine_server = engine_connection(policy, CERT, 3, client=False)
-    with s2n_connection(policy, CERT, 3, client=False) as s2n_server:
-        return lockstep(actor, s2n_server, engine_server)
+    actor = engine_endpoint(Setup(Role.CLIENT, CLIENT_POLICY, CERT, 3), message_hook=_hook(edit))
+    return run_lockstep(actor, Setup(Role.SERVER, policy, CERT, 3))
 
 
 def _check(verdict: Verdict, expected: bytes | None) -> None:
     """Both answer alike; ``expected`` is the alert both refuse with (None: the handshake goes on)."""
-    assert verdict.s2n.failed == verdict.engine.failed, verdict
+    assert verdict.s2n.status == verdict.engine.status, verdict
     assert verdict.s2n.output == verdict.engine.output, verdict
     if expected is None:
-        assert not verdict.engine.failed and verdict.flights >= 1, verdict
+        assert not verdict.engine.ended and verdict.flights >= 1, verdict
     else:
-        assert verdict.engine.failed and verdict.engine.output == expected, verdict
+        assert verdict.engine.status is Status.FAILED and verdict.engine.output == expected, verdict
 
 
 # legacy_version -> s2n's one byte (uint8: (major * 10 + minor) mod 256) -> the record version, at most 3.3.
@@ -161,8 +159,9 @@ def test_supported_versions_garbage_refused_as_tls10(
 
 @pytest.mark.parametrize("legacy_version", [0x0001, 0x0300, 0x7F1C])
 def test_rfc_reading_refuses_in_a_tls12_record(legacy_version: int) -> None:
-    actor = engine_connection(CLIENT_POLICY, CERT, 3, client=True)
-    actor.ctx.message_hook = _hook(_edit(legacy_version=legacy_version))
+    actor = engine_connection(
+        CLIENT_POLICY, CERT, 3, client=True, message_hook=_hook(_edit(legacy_version=legacy_version))
+    )
     engine_server = engine_connection(TLS13_ONLY, CERT, 3, client=False, compat=Compat.rfc())
     actor.start()
     with pytest.raises(ProtocolVersionError):

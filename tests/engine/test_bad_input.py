@@ -13,13 +13,14 @@ from dataclasses import replace
 
 import pytest
 
-from engine.config import Compat
+from engine.config import CertifiedKey, Compat, EngineConfig
 from engine.connection import TLSConnection
 from engine.errors import AlertDescription, IllegalParameterError, RecordOverflowError, TLSError, UnexpectedMessageError
-from engine.handshake.server import _check_second_hello
+from engine.instrument import MessageHook
 from engine.wire.extensions import Extension, ExtensionType, SignatureSchemeList, SupportedGroups
-from engine.wire.handshake import ClientHello, decode_handshake, encode_handshake
-from tests.engine.lockstep import Verdict, engine_connection, lockstep, s2n_connection
+from engine.wire.handshake import ClientHello, HandshakeType, decode_handshake, encode_handshake
+from tests.engine.lockstep import Verdict, engine_connection, engine_endpoint, run_lockstep
+from tlsdiff.harness import Role, Setup, Status, engine_config
 
 pytestmark = pytest.mark.openssl_engine  # the engine reproduces the OpenSSL build's draws
 POLICY = "default_tls13"
@@ -31,15 +32,11 @@ def _server_case(
     mutate: Callable[[int, bytes], bytes] | None = None,
     *,
     policy: str = POLICY,
-    patch: Callable[[TLSConnection], None] | None = None,
+    message_hook: MessageHook | None = None,
     cert_type: str = "ecdsa-p256",
 ) -> Verdict:
-    actor = engine_connection(policy, cert_type, 3, client=True)
-    if patch is not None:
-        patch(actor)
-    engine_target = engine_connection(policy, cert_type, 3, client=False)
-    with s2n_connection(policy, cert_type, 3, client=False) as s2n_target:
-        return lockstep(actor, s2n_target, engine_target, mutate)
+    actor = engine_endpoint(Setup(Role.CLIENT, policy, cert_type, 3), message_hook=message_hook)
+    return run_lockstep(actor, Setup(Role.SERVER, policy, cert_type, 3), mutate)
 
 
 def _client_hello_edit(edit: Callable[[ClientHello], ClientHello]) -> Callable[[int, bytes], bytes]:
@@ -64,23 +61,20 @@ def _replace_extension(hello: ClientHello, extension_type: int, data: bytes | No
     return replace(hello, extensions=tuple(extensions))
 
 
-def _zero_own_finished(actor: TLSConnection) -> None:
-    """Make the actor send a Finished of zeros (the right length, the wrong value)."""
-    compute = actor.ctx.finished_verify_data
+def _zero_own_finished(msg_type: int, encoded: bytes) -> bytes:
+    """A message hook: the actor's Finished of zeros (the right length, the wrong value).
 
-    def finished(*, ours: bool) -> bytes:
-        return bytes(len(compute(ours=ours))) if ours else compute(ours=ours)
-
-    actor.ctx.finished_verify_data = finished  # type: ignore[method-assign]
+    The peer checks a Finished against the transcript before it, which the edit does not reach."""
+    return encoded[:4] + bytes(len(encoded) - 4) if msg_type == HandshakeType.FINISHED else encoded
 
 
 def _assert_same_rejection(verdict: Verdict) -> None:
-    assert verdict.s2n.failed and verdict.engine.failed, verdict
+    assert verdict.s2n.status is Status.FAILED and verdict.engine.status is Status.FAILED, verdict
     assert verdict.s2n.output == verdict.engine.output, verdict
 
 
 def _assert_same_answers(verdict: Verdict) -> None:
-    assert not verdict.s2n.failed and not verdict.engine.failed, verdict
+    assert not verdict.s2n.ended and not verdict.engine.ended, verdict
     assert verdict.s2n.output == verdict.engine.output
 
 
@@ -159,7 +153,7 @@ def test_bad_client_finished() -> None:
     # = type=test
     ## Recipients of Finished messages MUST verify that the contents are correct and if incorrect MUST terminate the
     ## connection with a "decrypt_error" alert.
-    verdict = _server_case(patch=_zero_own_finished)
+    verdict = _server_case(message_hook=_zero_own_finished)
     _assert_same_rejection(verdict)
     assert verdict.engine.error == "DecryptError"
 
@@ -178,8 +172,7 @@ def test_failed_decryption_of_the_client_finished() -> None:
 
 def test_engine_sends_rfc_alerts_when_asked() -> None:
     # The RFC behaviour stays one switch away: the specific alert, fatal.
-    target = engine_connection(POLICY, "ecdsa-p256", 3, client=False)
-    target.ctx.config = type(target.ctx.config)(**{**target.ctx.config.__dict__, "compat": Compat.rfc()})
+    target = engine_connection(POLICY, "ecdsa-p256", 3, client=False, compat=Compat.rfc())
     with pytest.raises(TLSError):
         target.receive_data(bytes([0x18, 3, 3, 0, 1, 0]))
     assert target.data_to_send() == bytes([21, 3, 1, 0, 2, 2, AlertDescription.UNEXPECTED_MESSAGE])
@@ -197,38 +190,34 @@ def test_plaintext_record_overflow_is_rejected_in_rfc_mode() -> None:
     # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
     # = type=test
     ## The length MUST NOT exceed 2^14 bytes.
-    target = TLSConnection(
-        replace(engine_connection(POLICY, "ecdsa-p256", 3, client=False).ctx.config, compat=Compat.rfc()), client=False
-    )
+    target = engine_connection(POLICY, "ecdsa-p256", 3, client=False, compat=Compat.rfc())
     with pytest.raises(RecordOverflowError):
         target.receive_data(bytes([22, 3, 1]) + (2**14 + 1).to_bytes(2, "big") + bytes(2**14 + 1))
 
 
-def _client_case(patch: Callable[[TLSConnection], None]) -> Verdict:
-    actor = engine_connection(POLICY, "rsa-2048", 4, client=False)
-    patch(actor)
-    engine_target = engine_connection(POLICY, "rsa-2048", 4, client=True)
-    with s2n_connection(POLICY, "rsa-2048", 4, client=True) as s2n_target:
-        return lockstep(actor, s2n_target, engine_target)
+ACTOR_SERVER = Setup(Role.SERVER, POLICY, "rsa-2048", 4)
+
+
+def _client_case(*, message_hook: MessageHook | None = None, config: EngineConfig | None = None) -> Verdict:
+    actor = engine_endpoint(ACTOR_SERVER, config=config, message_hook=message_hook)
+    return run_lockstep(actor, Setup(Role.CLIENT, POLICY, "rsa-2048", 4))
 
 
 def test_bad_certificate_verify() -> None:
     # = https://www.rfc-editor.org/rfc/rfc8446#section-4.4.3
     # = type=test
     ## If the verification fails, the receiver MUST terminate the handshake with a "decrypt_error" alert.
-    def patch(actor: TLSConnection) -> None:
-        certificate = actor.ctx.config.certificates[0]
-        sign = certificate.signer.sign_digest
+    config = engine_config(ACTOR_SERVER)
+    certificate = config.certificates[0]
+    sign = certificate.signer.sign_digest
 
-        class Corrupting:
-            def sign_digest(self, *args: object) -> bytes:
-                signature = sign(*args)  # type: ignore[arg-type]
-                return signature[:-1] + bytes([signature[-1] ^ 1])
+    class Corrupting:
+        def sign_digest(self, *args: object) -> bytes:
+            signature = sign(*args)  # type: ignore[arg-type]
+            return signature[:-1] + bytes([signature[-1] ^ 1])
 
-        corrupted = type(certificate)(certificate.chain, Corrupting())
-        actor.ctx.config = type(actor.ctx.config)(**{**actor.ctx.config.__dict__, "certificates": (corrupted,)})
-
-    verdict = _client_case(patch)
+    corrupted = CertifiedKey(certificate.chain, Corrupting())
+    verdict = _client_case(config=replace(config, certificates=(corrupted,)))
     _assert_same_rejection(verdict)
     assert verdict.engine.error == "DecryptError"
 
@@ -238,7 +227,7 @@ def test_bad_server_finished() -> None:
     # = type=test
     ## Recipients of Finished messages MUST verify that the contents are correct and if incorrect MUST terminate the
     ## connection with a "decrypt_error" alert.
-    verdict = _client_case(_zero_own_finished)
+    verdict = _client_case(message_hook=_zero_own_finished)
     _assert_same_rejection(verdict)
     assert verdict.engine.error == "DecryptError"
 
@@ -247,18 +236,34 @@ def test_second_hello_with_a_new_random_is_accepted_by_s2n_and_refused_in_rfc_mo
     # = https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2
     # = type=test
     ## the client MUST send the same ClientHello without modification, except as follows
-    first = decode_handshake(_first_client_hello())
-    assert isinstance(first, ClientHello)
-    second = replace(first, random=bytes(32))
-    _check_second_hello(first, second, lenient=True)
+    # s2n's own answer to the same edit: tests/engine/test_hello_retry_input.py ("random changed").
+    server = _after_a_second_hello_with_a_new_random(Compat.s2n())
+    assert "HELLO_RETRY_REQUEST" in server.handshake_type_name and server.error is None
     with pytest.raises(IllegalParameterError):
-        _check_second_hello(first, second, lenient=False)
+        _after_a_second_hello_with_a_new_random(replace(Compat.s2n(), lenient_second_client_hello=False))
 
 
-def _first_client_hello() -> bytes:
-    client = engine_connection(POLICY, "ecdsa-p256", 3, client=True)
+def _after_a_second_hello_with_a_new_random(compat: Compat) -> TLSConnection:
+    """An engine server (P-384 only: it asks for a retry) after the client's second ClientHello, whose random
+    the client changed (inside it: its own transcript holds the bytes sent)."""
+    hellos = 0
+
+    def new_random(msg_type: int, encoded: bytes) -> bytes:
+        nonlocal hellos
+        hellos += msg_type == HandshakeType.CLIENT_HELLO
+        if msg_type != HandshakeType.CLIENT_HELLO or hellos == 1:
+            return encoded
+        hello = decode_handshake(encoded)
+        assert isinstance(hello, ClientHello)
+        return encode_handshake(replace(hello, random=bytes(32)))
+
+    client = engine_connection(POLICY, "ecdsa-p384", 3, client=True, message_hook=new_random)
+    server = engine_connection("20250211", "ecdsa-p384", 3, client=False, compat=compat)
     client.start()
-    return client.data_to_send()[5:]
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())  # the HelloRetryRequest
+    server.receive_data(client.data_to_send())
+    return server
 
 
 def test_zero_length_handshake_record() -> None:
@@ -280,15 +285,31 @@ def test_handshake_message_split_across_a_key_change() -> None:
     assert verdict.engine.error == "UnexpectedMessageError"
 
 
-def test_change_cipher_spec_after_the_handshake_is_dropped_as_s2n_does() -> None:
-    verdict = _server_case(lambda flight, data: data + bytes([20, 3, 3, 0, 1, 1]) if flight == 2 else data)
-    assert verdict.flights == 3  # the CCS went with flight 2; both stayed up and had nothing more to say
-    _assert_same_answers(verdict)
+@pytest.mark.parametrize(("actor", "after_the_handshake"), [(Role.CLIENT, 2), (Role.SERVER, 1)],
+                         ids=["server-target", "client-target"])  # fmt: skip
+def test_change_cipher_spec_after_the_handshake_is_refused_as_s2n_does(actor: Role, after_the_handshake: int) -> None:
+    # = https://www.rfc-editor.org/rfc/rfc8446#section-5
+    # = type=test
+    ## An implementation may receive an unencrypted record of type change_cipher_spec consisting of the single
+    ## byte value 0x01 at any time after the first ClientHello message has been sent or received and before the
+    ## peer's Finished message has been received and MUST simply drop it without further processing.
+    # After the handshake the bridged s2n refuses one (tls/s2n_record_read.c, s2n_is_tls13_plaintext_content),
+    # with a close_notify under its application keys; so does the engine (RFC and s2n agree here).
+    target = Role.SERVER if actor is Role.CLIENT else Role.CLIENT
+
+    def mutate(flight: int, data: bytes) -> bytes:
+        return data + bytes([20, 3, 3, 0, 1, 1]) if flight == after_the_handshake else data
+
+    actor_endpoint = engine_endpoint(Setup(actor, POLICY, "ecdsa-p256", 3))
+    verdict = run_lockstep(actor_endpoint, Setup(target, POLICY, "ecdsa-p256", 3), mutate)
+    assert verdict.flights == after_the_handshake  # the CCS alone, once both targets had completed
+    _assert_same_rejection(verdict)
+    assert (verdict.s2n.error, verdict.engine.error) == ("S2N_ERR_BAD_MESSAGE", "UnexpectedMessageError")
+    assert verdict.s2n.last_message == verdict.engine.last_message == "APPLICATION_DATA"
 
 
 def test_change_cipher_spec_after_the_handshake_in_rfc_mode() -> None:
-    server = engine_connection(POLICY, "ecdsa-p256", 3, client=False)
-    server.ctx.config = replace(server.ctx.config, compat=Compat.rfc())
+    server = engine_connection(POLICY, "ecdsa-p256", 3, client=False, compat=Compat.rfc())
     client = engine_connection(POLICY, "ecdsa-p256", 3, client=True)
     client.start()
     while not server.handshake_complete:
@@ -315,8 +336,7 @@ def test_trailing_bytes_after_client_hello_extensions_are_ignored_as_s2n_does() 
 
 
 def test_trailing_bytes_after_client_hello_extensions_in_rfc_mode() -> None:
-    config = engine_connection(POLICY, "ecdsa-p256", 3, client=False).ctx.config
-    server = TLSConnection(replace(config, compat=Compat.rfc()), client=False)
+    server = engine_connection(POLICY, "ecdsa-p256", 3, client=False, compat=Compat.rfc())
     client = engine_connection(POLICY, "ecdsa-p256", 3, client=True)
     client.start()
     with pytest.raises(TLSError) as error:
@@ -379,9 +399,9 @@ def test_known_divergence_client_hello_and_a_partial_message_in_one_record() -> 
         return data[:3] + length.to_bytes(2, "big") + data[5:] + b"\x14\x00"
 
     verdict = _server_case(mutate)
-    assert verdict.s2n.failed and verdict.s2n.error == "S2N_ERR_NULL"
+    assert verdict.s2n.status is Status.FAILED and verdict.s2n.error == "S2N_ERR_NULL"
     assert verdict.s2n.output.startswith(bytes.fromhex("16030300021400"))
-    assert verdict.engine.failed and verdict.engine.error == "UnexpectedMessageError"
+    assert verdict.engine.status is Status.FAILED and verdict.engine.error == "UnexpectedMessageError"
 
 
 # Parameters no s2n client policy offers first, reached by editing the ClientHello: both

@@ -8,7 +8,6 @@ import pytest
 from cryptography import x509
 
 from engine.errors import BadCertificateError, IllegalParameterError
-from engine.handshake.client import ExpectCertificateVerify
 from engine.wire.extensions import (
     Cookie,
     Extension,
@@ -21,18 +20,20 @@ from engine.wire.handshake import (
     HELLO_RETRY_REQUEST_RANDOM,
     CertificateVerify,
     ClientHello,
+    HandshakeType,
     ServerHello,
     decode_handshake,
     encode_handshake,
 )
 from tests.engine.lockstep import engine_connection
 from tlsdiff.certs import certificate_for
+from tlsdiff.harness import Role, Setup, engine_config, open_engine
 
 
 def _handshake(client_trusts: str) -> None:
-    client = engine_connection("default_tls13", "ecdsa-p256", 1, client=True)
+    setup = Setup(Role.CLIENT, "default_tls13", "ecdsa-p256", 1)
     anchor = x509.load_pem_x509_certificate(certificate_for(client_trusts).chain_pem)  # a leaf, not the CA
-    client.ctx.config = replace(client.ctx.config, trust_anchors=(anchor,))
+    client = open_engine(setup, config=replace(engine_config(setup), trust_anchors=(anchor,))).connection
     server = engine_connection("default_tls13", "ecdsa-p256", 1, client=False)
     client.start()
     server.receive_data(client.data_to_send())
@@ -81,10 +82,17 @@ def test_client_echoes_the_hello_retry_request_cookie() -> None:
 @pytest.mark.parametrize("algorithm", [0xFFFF, 0x0201, 0x0807])
 def test_certificate_verify_with_an_unusable_offered_scheme_is_a_tls_error(algorithm: int) -> None:
     # test_all_tls13 offers s2n's private 0xFFFF, RSA-SHA1 and Ed25519 schemes; none fits an ECDSA
-    # P-256 certificate, and the answer must be an alert, never another exception.
+    # P-256 certificate, and the answer must be an alert, never another exception. The server's
+    # CertificateVerify is rewritten inside it, so the client's first objection is to that message.
+    def unusable(msg_type: int, encoded: bytes) -> bytes:
+        if msg_type != HandshakeType.CERTIFICATE_VERIFY:
+            return encoded
+        return encode_handshake(CertificateVerify(algorithm, bytes(64)))
+
     client = engine_connection("test_all_tls13", "ecdsa-p256", 1, client=True)
-    client.ctx.transcript.choose_hash("sha256")
-    leaf = x509.load_pem_x509_certificate(certificate_for("ecdsa-p256").chain_pem)
-    message = CertificateVerify(algorithm, bytes(64))
+    server = engine_connection("test_all_tls13", "ecdsa-p256", 1, client=False, message_hook=unusable)
+    client.start()
+    server.receive_data(client.data_to_send())
     with pytest.raises(IllegalParameterError):
-        ExpectCertificateVerify(leaf).handle(client.ctx, message, encode_handshake(message))
+        client.receive_data(server.data_to_send())
+    assert client.last_message_name == "SERVER_CERT_VERIFY"

@@ -14,8 +14,8 @@ are in ``engine.handshake.client_hello_extensions``; the RFC behaviour
 from __future__ import annotations
 
 import doctest
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 
 import pytest
@@ -23,9 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.config import Compat
-from engine.connection import TLSConnection
 from engine.crypto.key_exchange import generate_key_share
-from engine.crypto.signer import KeySigner
 from engine.errors import (
     DecodeError,
     HandshakeFailureError,
@@ -42,10 +40,8 @@ from engine.randomness import SeededRandomSource, StreamLabel
 from engine.wire import s2n_bodies
 from engine.wire.extensions import Extension, ExtensionType
 from engine.wire.handshake import S2N_PARSED_EXTENSIONS, ClientHello, HandshakeType, decode_handshake, encode_handshake
-from s2n_bridge import Config, Connection, Mode, ServerCertificate
-from tests.engine.lockstep import Verdict, lockstep
-from tlsdiff.certs import certificate_for
-from tlsdiff.endpoints import EndpointSpec, engine_config
+from tests.engine.lockstep import Verdict, engine_endpoint, run_lockstep
+from tlsdiff.harness import Role, Setup, Status
 
 pytestmark = pytest.mark.openssl_engine  # the engine reproduces the OpenSSL build's draws
 
@@ -143,36 +139,22 @@ def _hook(edit: Edit) -> Callable[[int, bytes], bytes]:
     return hook
 
 
-def _engine(policy: str, *, client: bool, alpn: tuple[str, ...]) -> TLSConnection:
-    spec = EndpointSpec("engine", client, policy, CERT, 3, alpn=alpn)
-    label = StreamLabel.CLIENT if client else StreamLabel.SERVER
-    name = certificate_for(CERT).server_name if client else None
-    return TLSConnection(engine_config(spec), client=client, random=SeededRandomSource(3, label), server_name=name)
-
-
-@contextmanager
-def _s2n_server(policy: str, alpn: tuple[str, ...]) -> Iterator[Connection]:
-    certificate = certificate_for(CERT)
-    served = ServerCertificate(certificate.chain_pem, signer=KeySigner(certificate.private_key))
-    with Config(policy, certificates=[served], alpn=alpn) as config, Connection(config, Mode.SERVER, seed=3) as server:
-        yield server
+def _setup(policy: str, *, client: bool, alpn: tuple[str, ...]) -> Setup:
+    return Setup(Role.CLIENT if client else Role.SERVER, policy, CERT, 3, alpn=alpn)
 
 
 def _run(edit: Edit, *, policy: str = POLICY, alpn: tuple[str, ...] = ()) -> Verdict:
-    actor = _engine(policy, client=True, alpn=alpn)
-    actor.ctx.message_hook = _hook(edit)
-    engine_server = _engine(policy, client=False, alpn=alpn)
-    with _s2n_server(policy, alpn) as s2n_server:
-        return lockstep(actor, s2n_server, engine_server)
+    actor = engine_endpoint(_setup(policy, client=True, alpn=alpn), message_hook=_hook(edit))
+    return run_lockstep(actor, _setup(policy, client=False, alpn=alpn))
 
 
 def _check(verdict: Verdict, expected: bytes) -> None:
-    assert verdict.s2n.failed == verdict.engine.failed, verdict
+    assert verdict.s2n.status == verdict.engine.status, verdict
     assert verdict.s2n.output == verdict.engine.output, verdict
     if expected == OK:
-        assert not verdict.engine.failed, verdict
+        assert not verdict.engine.ended, verdict
     else:
-        assert verdict.engine.failed and verdict.engine.output == expected, verdict
+        assert verdict.engine.status is Status.FAILED and verdict.engine.output == expected, verdict
 
 
 LOCALHOST = b"localhost"
@@ -379,7 +361,7 @@ def test_extensions_read_before_a_missing_version_is_refused(case: str, edit: Ed
 
 
 def _client_hello(edit: Edit) -> ClientHello:
-    actor = _engine(POLICY, client=True, alpn=ALPN)
+    actor = engine_endpoint(_setup(POLICY, client=True, alpn=ALPN)).connection
     actor.start()
     hello = decode_handshake(actor.data_to_send()[5:])
     assert isinstance(hello, ClientHello)
@@ -430,10 +412,9 @@ def test_rfc_handling(case: str, edit: Edit, error: type[TLSError]) -> None:
 
 
 def test_rfc_mode_server_refuses_what_s2n_ignores() -> None:
-    config = replace(_engine(POLICY, client=False, alpn=()).ctx.config, compat=Compat.rfc())
-    server = TLSConnection(config, client=False)
-    actor = _engine(POLICY, client=True, alpn=())
-    actor.ctx.message_hook = _hook(_set(SG, _u16_list(SECP256R1, tail=b"\x00")))
+    server = engine_endpoint(_setup(POLICY, client=False, alpn=()), compat=Compat.rfc()).connection
+    hook = _hook(_set(SG, _u16_list(SECP256R1, tail=b"\x00")))
+    actor = engine_endpoint(_setup(POLICY, client=True, alpn=()), message_hook=hook).connection
     actor.start()
     with pytest.raises(DecodeError):
         server.receive_data(actor.data_to_send())

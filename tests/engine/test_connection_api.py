@@ -32,8 +32,8 @@ from engine.errors import (
 )
 from engine.policies import OPENSSL_3, client_hello_offer, policy
 from engine.randomness import RandomSource
-from s2n_bridge import Connection
-from tests.engine.lockstep import engine_connection, s2n_connection
+from tests.engine.lockstep import engine_connection, handshake
+from tlsdiff.harness import Role, Setup, Status, endpoint_info, engine_config, open_endpoint, open_engine
 
 POLICY = "default_tls13"
 CLOSE_NOTIFY_TLS10 = bytes.fromhex("15030100020100")
@@ -59,7 +59,7 @@ def _handshake(client: TLSConnection, server: TLSConnection) -> None:
 
 
 def _server_certificate() -> CertifiedKey:
-    return engine_connection(POLICY, "ecdsa-p256", 1, client=False).ctx.config.certificates[0]
+    return engine_config(Setup(Role.SERVER, POLICY, "ecdsa-p256", 1)).certificates[0]
 
 
 # ---- 1. roles ----
@@ -225,57 +225,34 @@ def test_eof_after_close_notify_is_a_no_op() -> None:
 # ---- 4. info() ----
 
 
-def _pump(engine: TLSConnection, s2n: Connection) -> None:
-    """Drive an engine connection and an s2n one to the end of the handshake."""
-    engine.start()
-    for _ in range(8):
-        if data := engine.data_to_send():
-            s2n.feed(data)
-        done = s2n.negotiate()
-        if data := s2n.take_outgoing():
-            engine.receive_data(data)
-        if done and engine.handshake_complete:
-            if data := engine.data_to_send():
-                s2n.feed(data)
-            return
-    raise AssertionError("the handshake did not finish")
-
-
 def _s2n_reference(policy_name: str, cert_type: str, seed: int, *, engine_is_client: bool) -> dict[str, object]:
     """What s2n reports, on the side the engine plays, in an s2n<->s2n handshake of the same seed."""
     with (
-        s2n_connection(policy_name, cert_type, seed, client=True) as client,
-        s2n_connection(policy_name, cert_type, seed, client=False) as server,
+        open_endpoint(Setup(Role.CLIENT, policy_name, cert_type, seed), "s2n") as client,
+        open_endpoint(Setup(Role.SERVER, policy_name, cert_type, seed), "s2n") as server,
     ):
-        for _ in range(8):
-            client_done = client.negotiate()
-            server.feed(client.take_outgoing())
-            server_done = server.negotiate()
-            client.feed(server.take_outgoing())
-            if client_done and server_done:
-                break
-        return dataclasses.asdict((client if engine_is_client else server).info())
+        assert [outcome.status for outcome in handshake(client, server)] == [Status.COMPLETE] * 2
+        return dataclasses.asdict(endpoint_info(client if engine_is_client else server))
 
 
 @pytest.mark.openssl_engine
 @pytest.mark.parametrize(("cert_type", "engine_is_client"), [("ecdsa-p256", True), ("rsa-pss-2048", False)])
 def test_info_matches_what_s2n_reports(cert_type: str, engine_is_client: bool) -> None:
     seed = 6
-    engine = engine_connection(POLICY, cert_type, seed, client=engine_is_client)
-    with s2n_connection(POLICY, cert_type, seed, client=not engine_is_client) as s2n:
-        _pump(engine, s2n)
-        if engine_is_client:
-            s2n.negotiate()
+    engine_role, s2n_role = (Role.CLIENT, Role.SERVER) if engine_is_client else (Role.SERVER, Role.CLIENT)
+    engine = open_engine(Setup(engine_role, POLICY, cert_type, seed))
+    with open_endpoint(Setup(s2n_role, POLICY, cert_type, seed), "s2n") as s2n:
+        client, server = (engine, s2n) if engine_is_client else (s2n, engine)
+        assert [outcome.status for outcome in handshake(client, server)] == [Status.COMPLETE] * 2
     reference = _s2n_reference(POLICY, cert_type, seed, engine_is_client=engine_is_client)
-    assert dataclasses.asdict(engine.info()) == reference
-    assert engine.info().protocol == "TLSv1.3" and engine.info().signature_scheme != "NONE"
+    info = engine.connection.info()
+    assert dataclasses.asdict(info) == reference
+    assert info.protocol == "TLSv1.3" and info.signature_scheme != "NONE"
 
 
 def test_info_before_and_after_the_handshake_between_engines() -> None:
-    client = engine_connection(POLICY, "ecdsa-p256", 1, client=True)
-    served = engine_connection(POLICY, "ecdsa-p256", 1, client=False).ctx.config
-    server = TLSConnection(dataclasses.replace(served, alpn=(b"h2",)), client=False)
-    client.ctx.config = dataclasses.replace(client.ctx.config, alpn=(b"http/1.1", b"h2"))
+    client = open_engine(Setup(Role.CLIENT, POLICY, "ecdsa-p256", 1, alpn=("http/1.1", "h2"))).connection
+    server = open_engine(Setup(Role.SERVER, POLICY, "ecdsa-p256", 1, alpn=("h2",))).connection
     before = client.info()
     assert (before.protocol, before.cipher, before.group, before.signature_scheme) == ("NONE",) * 4
     assert (before.handshake_type, before.alpn, before.wire_bytes_in, before.wire_bytes_out) == ("INITIAL", None, 0, 0)

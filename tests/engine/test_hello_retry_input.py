@@ -27,7 +27,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.config import Compat
-from engine.connection import TLSConnection
 from engine.crypto.key_exchange import generate_key_share
 from engine.errors import InternalError, TLSError
 from engine.randomness import SeededRandomSource, StreamLabel
@@ -39,7 +38,8 @@ from engine.wire.extensions import (
     SupportedVersionsClient,
 )
 from engine.wire.handshake import ClientHello, HandshakeType, decode_handshake, encode_handshake
-from tests.engine.lockstep import Verdict, engine_connection, lockstep, s2n_connection
+from tests.engine.lockstep import Verdict, engine_connection, engine_endpoint, run_lockstep
+from tlsdiff.harness import Role, Setup, Status
 
 pytestmark = pytest.mark.openssl_engine  # the engine reproduces the OpenSSL build's draws
 
@@ -106,17 +106,15 @@ def _second_hello_hook(edit: Edit) -> Callable[[int, bytes], bytes]:
     return hook
 
 
-def _retry_case(server_policy: str, edit: Edit, actor: TLSConnection | None = None) -> Verdict:
+def _retry_case(server_policy: str, edit: Edit, *, actor_compat: Compat | None = None) -> Verdict:
     cert_type = SERVERS[server_policy]
-    actor = actor or engine_connection(CLIENT_POLICY, cert_type, 3, client=True)
-    actor.ctx.message_hook = _second_hello_hook(edit)
-    engine_target = engine_connection(server_policy, cert_type, 3, client=False)
-    with s2n_connection(server_policy, cert_type, 3, client=False) as s2n_target:
-        return lockstep(actor, s2n_target, engine_target)
+    actor_setup = Setup(Role.CLIENT, CLIENT_POLICY, cert_type, 3)
+    actor = engine_endpoint(actor_setup, compat=actor_compat, message_hook=_second_hello_hook(edit))
+    return run_lockstep(actor, Setup(Role.SERVER, server_policy, cert_type, 3))
 
 
 def _assert_same(verdict: Verdict) -> None:
-    assert verdict.s2n.failed == verdict.engine.failed, verdict
+    assert verdict.s2n.status == verdict.engine.status, verdict
     assert verdict.s2n.output == verdict.engine.output, verdict
 
 
@@ -194,17 +192,17 @@ def test_second_client_hello_as_s2n(case: str, edit: Edit, server_policy: str, a
     verdict = _retry_case(server_policy, edit)
     _assert_same(verdict)
     if alert is None:
-        assert not verdict.engine.failed, verdict
+        assert not verdict.engine.ended, verdict
         assert verdict.flights >= 1  # the second ClientHello was answered
     else:
-        assert verdict.flights == 1 and verdict.engine.failed, verdict
+        assert verdict.flights == 1 and verdict.engine.status is Status.FAILED, verdict
         assert verdict.engine.output == alert
         assert verdict.engine.error != InternalError.__name__
 
 
 def test_unchanged_second_hello_completes_the_handshake() -> None:
     verdict = _retry_case("20251113", lambda hello: hello)
-    assert verdict.flights == 3 and not verdict.engine.failed  # CH1 / CCS+CH2 / Finished, then nothing to say
+    assert verdict.flights == 3 and not verdict.engine.ended  # CH1 / CCS+CH2 / Finished, then nothing to say
 
 
 @pytest.mark.parametrize("server_policy", sorted(SERVERS))
@@ -229,16 +227,15 @@ def test_second_hello_without_supported_versions_is_answered_as_tls13_by_a_tls12
     # says (Compat.keep_hello_retry_version off) refuses it there, so the verdict holds that flight; one
     # that reads it as s2n's client does keeps the HelloRetryRequest's TLS 1.3 and completes.
     compat = replace(Compat.s2n(), keep_hello_retry_version=keep_version)
-    actor = engine_connection(CLIENT_POLICY, SERVERS["20251113"], 3, client=True, compat=compat)
-    verdict = _retry_case("20251113", _without(ExtensionType.SUPPORTED_VERSIONS), actor)
+    verdict = _retry_case("20251113", _without(ExtensionType.SUPPORTED_VERSIONS), actor_compat=compat)
     _assert_same(verdict)
     if keep_version:
-        assert verdict.flights == 3 and not verdict.engine.failed, verdict  # the actor's Finished was taken
-        assert actor.handshake_complete
+        assert verdict.flights == 3 and not verdict.engine.ended, verdict  # the actor's Finished was taken
+        assert verdict.actor.status is Status.COMPLETE
         return
     assert verdict.engine.output.startswith(bytes.fromhex("16030300b5"))  # the ServerHello, 6 bytes short
     assert bytes.fromhex("002b00020304") not in verdict.engine.output[:200]
-    assert actor.data_to_send() == PROTOCOL_VERSION
+    assert verdict.actor.status is Status.FAILED and verdict.actor.output == PROTOCOL_VERSION
 
 
 # ---- the first ClientHello's key shares, read as s2n reads them ----
@@ -285,16 +282,13 @@ def test_first_client_hello_key_shares_as_s2n(case: str, key_share: Shares, hell
         body = key_share(_own_share(hello))
         return _without(ExtensionType.KEY_SHARE)(hello) if body is None else _with(ExtensionType.KEY_SHARE, body)(hello)
 
-    actor = engine_connection(CLIENT_POLICY, "ecdsa-p256", 3, client=True)
-    actor.ctx.message_hook = _first_hello_hook(edit)
-    engine_target = engine_connection(CLIENT_POLICY, "ecdsa-p256", 3, client=False)
-    with s2n_connection(CLIENT_POLICY, "ecdsa-p256", 3, client=False) as s2n_target:
-        verdict = lockstep(actor, s2n_target, engine_target)
+    actor = engine_endpoint(Setup(Role.CLIENT, CLIENT_POLICY, "ecdsa-p256", 3), message_hook=_first_hello_hook(edit))
+    verdict = run_lockstep(actor, Setup(Role.SERVER, CLIENT_POLICY, "ecdsa-p256", 3))
     _assert_same(verdict)
-    assert not verdict.engine.failed
-    assert ("HELLO_RETRY_REQUEST" in engine_target.handshake_type_name) is hello_retry
+    assert not verdict.engine.ended
+    assert ("HELLO_RETRY_REQUEST" in verdict.engine.handshake_type) is hello_retry
     if not hello_retry:  # the actor hashed what it sent: the handshake completes
-        assert engine_target.handshake_complete and actor.handshake_complete
+        assert verdict.engine.status is verdict.actor.status is Status.COMPLETE
 
 
 # ---- property: any second ClientHello raises only TLSError, never InternalError ----

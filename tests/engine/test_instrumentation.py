@@ -15,11 +15,10 @@ import pytest
 from engine.connection import AlertReceived, ConnectionClosed, DataReceived, TLSConnection
 from engine.errors import RecordOverflowError, UnexpectedMessageError
 from engine.instrument import Instrumentation, PlaintextRecord, UnframeableRecordError, seal_record
-from engine.randomness import SeededRandomSource, StreamLabel
 from engine.wire.extensions import Extension
 from engine.wire.handshake import ClientHello, HandshakeType, decode_handshake, encode_handshake
-from s2n_bridge import Connection
-from tests.engine.lockstep import engine_connection, s2n_connection
+from tests.engine.lockstep import engine_connection, handshake
+from tlsdiff.harness import Role, Setup, Status, open_endpoint, open_engine
 
 POLICY = "default_tls13"
 CCS = 20
@@ -29,16 +28,9 @@ APPLICATION_DATA = 23
 
 
 def _instrumented(client: bool, instrumentation: Instrumentation, seed: int = 1) -> TLSConnection:
-    """An engine endpoint as tests/engine/lockstep.py builds it, with ``instrumentation``."""
-    plain = engine_connection(POLICY, "ecdsa-p256", seed, client=client)
-    label = StreamLabel.CLIENT if client else StreamLabel.SERVER
-    return TLSConnection(
-        plain.ctx.config,
-        client=client,
-        random=SeededRandomSource(seed, label),
-        server_name=plain.ctx.negotiated.server_name,
-        instrumentation=instrumentation,
-    )
+    """The harness's engine connection (``open_engine``), with ``instrumentation``."""
+    setup = Setup(Role.CLIENT if client else Role.SERVER, POLICY, "ecdsa-p256", seed)
+    return open_engine(setup, instrumentation=instrumentation).connection
 
 
 def _add_unknown_extension(msg_type: int, encoded: bytes) -> bytes:
@@ -63,19 +55,6 @@ def _engine_handshake(client: TLSConnection, server: TLSConnection) -> list[byte
     raise AssertionError("the handshake did not finish")
 
 
-def _with_s2n_server(client: TLSConnection, s2n: Connection) -> None:
-    client.start()
-    for _ in range(8):
-        if data := client.data_to_send():
-            s2n.feed(data)
-        done = s2n.negotiate()
-        if data := s2n.take_outgoing():
-            client.receive_data(data)
-        if done and client.handshake_complete:
-            return
-    raise AssertionError("the handshake did not finish")
-
-
 # ---- message_hook ----
 
 
@@ -94,10 +73,10 @@ def test_a_hooked_client_hello_enters_the_transcript_engine_server() -> None:
 
 
 def test_a_hooked_client_hello_completes_against_s2n() -> None:
-    client = _instrumented(True, Instrumentation(message_hook=_add_unknown_extension))
-    with s2n_connection(POLICY, "ecdsa-p256", 1, client=False) as server:
-        _with_s2n_server(client, server)
-        assert server.negotiate()
+    hooked = Instrumentation(message_hook=_add_unknown_extension)
+    client = open_engine(Setup(Role.CLIENT, POLICY, "ecdsa-p256", 1), instrumentation=hooked)
+    with open_endpoint(Setup(Role.SERVER, POLICY, "ecdsa-p256", 1), "s2n") as server:
+        assert [outcome.status for outcome in handshake(client, server)] == [Status.COMPLETE] * 2
 
 
 def test_the_hook_sees_each_server_message_and_may_return_any_bytes() -> None:
@@ -187,16 +166,15 @@ def _split(record: PlaintextRecord, at: int) -> list[PlaintextRecord]:
 def test_split_records_complete_against_s2n() -> None:
     # The engine client's ClientHello (plaintext) and Finished (protected) each cut in two records.
     client = _instrumented(True, Instrumentation(defer_sealing=True))
-    with s2n_connection(POLICY, "ecdsa-p256", 1, client=False) as server:
+    with open_endpoint(Setup(Role.SERVER, POLICY, "ecdsa-p256", 1), "s2n") as server:
         client.start()
         (hello,) = client.take_plaintext_records()
-        server.feed(client.seal_records(_split(hello, 40)))
-        assert not server.negotiate()
-        client.receive_data(server.take_outgoing())
+        answer = server.deliver(client.seal_records(_split(hello, 40)))
+        assert answer.status is Status.WAITING
+        client.receive_data(answer.output)
         ccs, finished = client.take_plaintext_records()
         assert ccs == PlaintextRecord(CCS, b"\x01", 0x0303, None)
-        server.feed(client.seal_records([ccs, *_split(finished, 3)], padding=7))
-        assert server.negotiate()
+        assert server.deliver(client.seal_records([ccs, *_split(finished, 3)], padding=7)).status is Status.COMPLETE
     assert client.handshake_complete
 
 

@@ -17,7 +17,7 @@ import pytest
 from engine.config import Compat
 from engine.connection import DataReceived, TLSConnection
 from engine.errors import DecodeError
-from engine.instrument import PlaintextRecord
+from engine.instrument import MessageHook, PlaintextRecord
 from tests.engine.conversation import Conversation, Rewrite, Step, assert_lockstep, conversation, sides
 from tests.engine.lockstep import engine_connection
 from tlsdiff.fuzz_scenario import Action, Event, Peer, Scenario
@@ -190,9 +190,11 @@ def test_a_key_update_split_over_two_records_is_read() -> None:
 # ---- the engine's verbs alone ----
 
 
-def _engine_pair() -> tuple[TLSConnection, TLSConnection]:
-    client = engine_connection("default_tls13", "ecdsa-p256", 4, client=True)
-    server = engine_connection("default_tls13", "ecdsa-p256", 4, client=False)
+def _engine_pair(
+    *, server_compat: Compat | None = None, client_hook: MessageHook | None = None
+) -> tuple[TLSConnection, TLSConnection]:
+    client = engine_connection("default_tls13", "ecdsa-p256", 4, client=True, message_hook=client_hook)
+    server = engine_connection("default_tls13", "ecdsa-p256", 4, client=False, compat=server_compat)
     client.start()
     while not (client.handshake_complete and server.handshake_complete):
         server.receive_data(client.data_to_send())
@@ -222,11 +224,10 @@ def test_key_update_writes_nothing_until_data_is_sent() -> None:
 
 
 def test_a_trailing_byte_in_a_key_update_is_a_decode_error_under_the_rfc() -> None:
-    client, server = _engine_pair()
-    server.ctx.config = replace(server.ctx.config, compat=Compat.rfc())
-    client.ctx.message_hook = lambda msg_type, encoded: (
-        bytes([24, 0, 0, 2, encoded[4], 0]) if msg_type == 24 else encoded
-    )
+    def trailing_byte(msg_type: int, encoded: bytes) -> bytes:
+        return bytes([24, 0, 0, 2, encoded[4], 0]) if msg_type == 24 else encoded
+
+    client, server = _engine_pair(server_compat=Compat.rfc(), client_hook=trailing_byte)
     client.key_update()
     client.send(b"x")
     wire = client.data_to_send()

@@ -17,7 +17,6 @@ Plus the fuzz inputs that found these (``tlsdiff fuzz TARGET --replay``), replay
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 import pytest
 
@@ -28,7 +27,7 @@ from engine.wire.handshake import CertificateVerify, HandshakeType, decode_hands
 from engine.wire.s2n_server_messages import decode_server_message_as_s2n
 from tests.engine.conversation import assert_lockstep, conversation, sides
 from tests.engine.lockstep import engine_connection
-from tlsdiff.harness import Role, Status
+from tlsdiff.harness import Role, Setup, Status, engine_config, open_engine
 from tlsdiff.targets import TARGETS
 
 pytestmark = pytest.mark.openssl_engine
@@ -157,8 +156,9 @@ def test_trailing_bytes_in_the_servers_messages(msg_type: int, extra: bytes) -> 
 
 def test_rfc_framing_refuses_an_unknown_type_and_sslv2_bytes_on_the_header() -> None:
     for wire in (_record(85, b"", length=100), bytes.fromhex("ff0303000800")):
-        server = engine_connection("default_tls13", "ecdsa-p256", 1, client=False)
-        assert server.ctx.config.compat.s2n_record_framing
+        setup = Setup(Role.SERVER, "default_tls13", "ecdsa-p256", 1)
+        assert engine_config(setup).compat.s2n_record_framing
+        server = open_engine(setup).connection
         server.receive_data(wire)  # s2n: waits
         rfc = _rfc_server()
         with pytest.raises(UnexpectedMessageError):
@@ -166,9 +166,7 @@ def test_rfc_framing_refuses_an_unknown_type_and_sslv2_bytes_on_the_header() -> 
 
 
 def _rfc_server() -> TLSConnection:
-    connection = engine_connection("default_tls13", "ecdsa-p256", 1, client=False)
-    config = replace(connection.ctx.config, compat=Compat.rfc())
-    return TLSConnection(config, client=False)
+    return engine_connection("default_tls13", "ecdsa-p256", 1, client=False, compat=Compat.rfc())
 
 
 def test_rfc_reading_of_server_messages_is_strict() -> None:

@@ -8,8 +8,9 @@ order and fixed extension bodies, one record for the server's encrypted flight, 
 middlebox compatibility in sections 3 and 5). The trace gives no private key for the
 server's RSA certificate, so its signer hands back the trace's CertificateVerify
 signature after checking it signs exactly the digest the engine asks for. The engine
-issues no tickets: the NewSessionTicket of section 3 is written through the server's
-record layer, and the engine client drops it as an s2n client without tickets does.
+issues no tickets: the NewSessionTicket of section 3 is sealed with the server's write
+protection (``engine.instrument``), and the engine client drops it as an s2n client
+without tickets does.
 
 Every record both peers write must equal the trace's, in order, and the key log must
 hold the trace's traffic secrets.
@@ -34,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from engine.config import CertifiedKey, Compat, EngineConfig, MessageLayout
 from engine.connection import ConnectionClosed, DataReceived, TLSConnection
 from engine.crypto.signer import SignatureScheme
+from engine.instrument import PlaintextRecord
 from engine.policies import ClientHelloOffer
 from engine.randomness import RandomSource
 from engine.record.layer import ContentType
@@ -193,9 +195,10 @@ class _Run:
         self.wrote: dict[str, list[tuple[str, bytes]]] = {"client": [], "server": []}
         self.received: dict[str, bytes] = {"client": b"", "server": b""}
 
-    def move(self, sender: str) -> bool:
+    def move(self, sender: str, data: bytes | None = None) -> bool:
+        """Hand what ``sender`` wrote (or ``data``, bytes it sealed by hand) to the other side."""
         source, target = (self.client, self.server) if sender == "client" else (self.server, self.client)
-        data = source.data_to_send()
+        data = source.data_to_send() if data is None else data
         if data:
             self.wrote[sender].append((sender, data))
             for event in target.receive_data(data):
@@ -227,9 +230,10 @@ def _run(section: int) -> _Run:
     run = _Run(section)
     run.handshake()
     tickets = [s for s in run.steps if s.side == "server" and s.action.startswith("construct a NewSessionTicket")]
-    for ticket in tickets:  # the engine issues none: written under the server's application keys
-        run.server.ctx.records.write(ContentType.HANDSHAKE, ticket.values["NewSessionTicket"])
-        run.move("server")
+    for ticket in tickets:  # the engine issues none: sealed under the server's application keys
+        nst = ticket.values["NewSessionTicket"]
+        record = PlaintextRecord(ContentType.HANDSHAKE, nst, protection=run.server.write_protection)
+        run.move("server", run.server.seal_records([record]))
     payloads = [s.values["payload"] for s in run.steps if s.action == "send application_data record"]
     for sender, payload in zip(("client", "server"), payloads, strict=False):
         (run.client if sender == "client" else run.server).send(payload)

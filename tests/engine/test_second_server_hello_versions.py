@@ -23,7 +23,8 @@ from engine.connection import ConnectionInfo, TLSConnection
 from engine.errors import ProtocolVersionError
 from engine.wire.extensions import ExtensionType
 from engine.wire.handshake import HandshakeType, ServerHello, decode_handshake, encode_handshake
-from tests.engine.lockstep import Verdict, engine_connection, lockstep, s2n_connection
+from tests.engine.lockstep import Verdict, engine_connection, engine_endpoint, lockstep
+from tlsdiff.harness import Role, Setup, Status, endpoint_info, open_endpoint
 
 pytestmark = pytest.mark.openssl_engine  # the engine reproduces the OpenSSL build's draws
 
@@ -57,14 +58,20 @@ def _strip_on_the_wire(flight: int, data: bytes) -> bytes:
 
 def _run(*, hook: bool, client_compat: Compat | None = None) -> tuple[Verdict, TLSConnection, dict[str, str]]:
     """Lockstep the retrying server against both clients; the s2n client's info as a dict of its names."""
-    actor = engine_connection(SERVER_POLICY, CERT, 7, client=False)
-    if hook:  # inside the server: its transcript holds the message as sent
-        actor.ctx.message_hook = lambda msg_type, encoded: _without_versions(encoded)
-    engine_target = engine_connection(CLIENT_POLICY, CERT, 7, client=True, compat=client_compat)
-    with s2n_connection(CLIENT_POLICY, CERT, 7, client=True) as s2n_target:
+    # With ``hook``, inside the server: its transcript holds the message as sent.
+    actor = engine_endpoint(
+        Setup(Role.SERVER, SERVER_POLICY, CERT, 7), message_hook=_hook_without_versions if hook else None
+    )
+    target = Setup(Role.CLIENT, CLIENT_POLICY, CERT, 7)
+    engine_target = engine_endpoint(target, compat=client_compat)
+    with open_endpoint(target, "s2n") as s2n_target:
         verdict = lockstep(actor, s2n_target, engine_target, mutate=None if hook else _strip_on_the_wire)
-        info = s2n_target.info()
-    return verdict, engine_target, _names(info)
+        info = endpoint_info(s2n_target)
+    return verdict, engine_target.connection, _names(info)
+
+
+def _hook_without_versions(msg_type: int, encoded: bytes) -> bytes:
+    return _without_versions(encoded)
 
 
 def _names(info: ConnectionInfo) -> dict[str, str]:
@@ -75,7 +82,7 @@ def _names(info: ConnectionInfo) -> dict[str, str]:
 
 def test_both_clients_complete_when_the_server_hashed_the_short_server_hello() -> None:
     verdict, engine_target, s2n_names = _run(hook=True)
-    assert not verdict.s2n.failed and not verdict.engine.failed, verdict
+    assert not verdict.s2n.ended and not verdict.engine.ended, verdict
     assert verdict.s2n.output == verdict.engine.output
     assert engine_target.handshake_complete
     assert s2n_names == _names(engine_target.info())
@@ -88,7 +95,7 @@ def test_both_clients_fail_decrypting_when_it_was_cut_after_the_server_hashed_it
     # first protected record (EncryptedExtensions) does not open (S2N_ERR_DECRYPT, bad_record_mac);
     # both answer with s2n's generic close_notify.
     verdict, engine_target, s2n_names = _run(hook=False)
-    assert verdict.flights == 1 and verdict.s2n.failed and verdict.engine.failed, verdict
+    assert verdict.flights == 1 and verdict.s2n.status is verdict.engine.status is Status.FAILED, verdict
     assert (verdict.s2n.error, verdict.engine.error) == ("S2N_ERR_DECRYPT", "BadRecordMacError")
     assert verdict.s2n.output == verdict.engine.output
     assert s2n_names["last_message"] == engine_target.last_message_name == "ENCRYPTED_EXTENSIONS"
@@ -100,7 +107,7 @@ def test_rfc_reading_refuses_with_protocol_version(compat: Compat) -> None:
     # Without the extension the ServerHello negotiates no TLS 1.3 (RFC 8446 4.2.1), which a TLS 1.3-only
     # client refuses; protocol_version is the one alert s2n's generic close_notify leaves as itself.
     verdict, engine_target, _ = _run(hook=True, client_compat=compat)
-    assert verdict.flights == 1 and verdict.engine.failed and not verdict.s2n.failed, verdict
+    assert verdict.flights == 1 and verdict.engine.status is Status.FAILED and not verdict.s2n.ended, verdict
     assert verdict.engine.error == ProtocolVersionError.__name__
     assert isinstance(engine_target.error, ProtocolVersionError)
     assert verdict.engine.output == PROTOCOL_VERSION
@@ -110,8 +117,7 @@ def test_rfc_reading_refuses_with_protocol_version(compat: Compat) -> None:
 def test_a_first_server_hello_without_supported_versions_is_still_refused() -> None:
     # Without a HelloRetryRequest there is no version to keep: s2n reads the legacy_version (TLS 1.2,
     # tls/s2n_server_hello.c:199), which the engine does not implement (the unsupported tier).
-    actor = engine_connection("default_tls13", CERT, 7, client=False)
-    actor.ctx.message_hook = lambda msg_type, encoded: _without_versions(encoded)
+    actor = engine_connection("default_tls13", CERT, 7, client=False, message_hook=_hook_without_versions)
     client = engine_connection(CLIENT_POLICY, CERT, 7, client=True)
     client.start()
     actor.receive_data(client.data_to_send())

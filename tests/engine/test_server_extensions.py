@@ -12,8 +12,8 @@ off) is checked without s2n at the end.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 
 import pytest
@@ -21,7 +21,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.config import Compat
-from engine.connection import TLSConnection
 from engine.errors import (
     DecodeError,
     IllegalParameterError,
@@ -30,7 +29,6 @@ from engine.errors import (
     UnsupportedExtensionError,
 )
 from engine.handshake.server_extensions import SERVER_EXTENSIONS, ServerMessage, read_server_extensions
-from engine.randomness import SeededRandomSource, StreamLabel
 from engine.wire.extensions import Extension, ExtensionType
 from engine.wire.handshake import (
     Certificate,
@@ -41,10 +39,8 @@ from engine.wire.handshake import (
     decode_handshake,
     encode_handshake,
 )
-from s2n_bridge import Config, Connection, Mode
-from tests.engine.lockstep import Verdict, lockstep
-from tlsdiff.certs import certificate_for
-from tlsdiff.endpoints import EndpointSpec, engine_config
+from tests.engine.lockstep import Verdict, engine_connection, engine_endpoint, lockstep
+from tlsdiff.harness import Role, Setup, Status, endpoint_info, open_endpoint
 
 pytestmark = pytest.mark.openssl_engine  # the engine reproduces the OpenSSL build's draws
 
@@ -110,38 +106,28 @@ def _hook(msg_type: int, edit: Edit, *, retry: bool = False) -> Callable[[int, b
     return hook
 
 
-@contextmanager
-def _clients(policy: str, cert: str, alpn: tuple[str, ...]) -> Iterator[tuple[Connection, TLSConnection]]:
-    spec = EndpointSpec("engine", True, policy, cert, 4, alpn=alpn)
-    name = certificate_for(cert).server_name
-    engine = TLSConnection(engine_config(spec), client=True, random=SeededRandomSource(4, StreamLabel.CLIENT),
-                           server_name=name)  # fmt: skip
-    with Config(policy, trust_pem=certificate_for(cert).ca_pem, alpn=alpn) as config, \
-            Connection(config, Mode.CLIENT, seed=4, server_name=name) as s2n:  # fmt: skip
-        yield s2n, engine
-
-
 def _run(
     msg_type: int, edit: Edit, *, retry: bool = False, alpn: tuple[str, ...] = ()
 ) -> tuple[Verdict, str | None, str | None]:
     server_policy, cert = (RETRY_POLICY, RETRY_CERT) if retry else (CLIENT_POLICY, CERT)
-    actor_spec = EndpointSpec("engine", False, server_policy, cert, 4, alpn=alpn)
-    actor = TLSConnection(engine_config(actor_spec), client=False, random=SeededRandomSource(4, StreamLabel.SERVER))
-    actor.ctx.message_hook = _hook(msg_type, edit, retry=retry)
-    with _clients(CLIENT_POLICY, cert, alpn) as (s2n_client, engine_client):
+    actor_setup = Setup(Role.SERVER, server_policy, cert, 4, alpn=alpn)
+    actor = engine_endpoint(actor_setup, message_hook=_hook(msg_type, edit, retry=retry))
+    target = Setup(Role.CLIENT, CLIENT_POLICY, cert, 4, alpn=alpn)
+    engine_client = engine_endpoint(target)
+    with open_endpoint(target, "s2n") as s2n_client:
         verdict = lockstep(actor, s2n_client, engine_client)
-        return verdict, s2n_client.info().alpn, engine_client.info().alpn
+        return verdict, endpoint_info(s2n_client).alpn, engine_client.connection.info().alpn
 
 
 def _check(result: tuple[Verdict, str | None, str | None], expected: bytes) -> None:
     verdict, s2n_alpn, engine_alpn = result
-    assert verdict.s2n.failed == verdict.engine.failed, verdict
+    assert verdict.s2n.status == verdict.engine.status, verdict
     assert verdict.s2n.output == verdict.engine.output, verdict
     assert s2n_alpn == engine_alpn
     if expected == OK:
-        assert not verdict.engine.failed, verdict
+        assert not verdict.engine.ended, verdict
     else:
-        assert verdict.engine.failed and verdict.engine.output == expected, verdict
+        assert verdict.engine.status is Status.FAILED and verdict.engine.output == expected, verdict
 
 
 SH, EE, CT = HandshakeType.SERVER_HELLO, HandshakeType.ENCRYPTED_EXTENSIONS, HandshakeType.CERTIFICATE
@@ -269,10 +255,8 @@ def test_rfc_reading(
 
 
 def test_rfc_mode_client_refuses_what_s2n_ignores() -> None:
-    actor = TLSConnection(engine_config(EndpointSpec("engine", False, CLIENT_POLICY, CERT, 4)), client=False)
-    actor.ctx.message_hook = _hook(EE, _with(0x7777, b""))
-    spec = EndpointSpec("engine", True, CLIENT_POLICY, CERT, 4)
-    client = TLSConnection(replace(engine_config(spec), compat=Compat.rfc()), client=True, server_name="localhost")
+    actor = engine_connection(CLIENT_POLICY, CERT, 4, client=False, message_hook=_hook(EE, _with(0x7777, b"")))
+    client = engine_connection(CLIENT_POLICY, CERT, 4, client=True, compat=Compat.rfc())
     client.start()
     actor.receive_data(client.data_to_send())
     with pytest.raises(UnsupportedExtensionError):

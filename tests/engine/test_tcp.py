@@ -13,8 +13,9 @@ from collections.abc import Callable
 import pytest
 
 from engine.socket_api import TLSSocket
-from s2n_bridge import Connection
-from tests.engine.lockstep import engine_connection, s2n_connection
+from s2n_bridge import Connection, Mode
+from tests.engine.lockstep import engine_connection
+from tlsdiff.harness import Role, Setup, s2n_config
 from tlsdiff.scenario import CLIENT_DATA, SERVER_DATA, run_pair
 from tlsdiff.transcript import split_records
 
@@ -39,10 +40,8 @@ def _s2n_send(connection: Connection, data: bytes) -> None:
 
 def _s2n_server(sock: socket.socket) -> None:
     sock.setblocking(True)  # s2n drives the fd itself: a Python timeout would make it non-blocking
-    with (
-        s2n_connection(POLICY, CERT, SEED, client=False) as template,
-        Connection(template.config, template.mode, seed=SEED, fd=sock.fileno()) as server,
-    ):
+    config = s2n_config(Setup(Role.SERVER, POLICY, CERT, SEED))
+    with Connection(config, Mode.SERVER, seed=SEED, fd=sock.fileno()) as server:
         while not server.negotiate():
             pass
         assert _s2n_read(server, len(CLIENT_DATA)) == CLIENT_DATA
@@ -53,10 +52,8 @@ def _s2n_server(sock: socket.socket) -> None:
 
 def _s2n_client(sock: socket.socket) -> None:
     sock.setblocking(True)  # s2n drives the fd itself: a Python timeout would make it non-blocking
-    with (
-        s2n_connection(POLICY, CERT, SEED, client=True) as template,
-        Connection(template.config, template.mode, seed=SEED, server_name="localhost", fd=sock.fileno()) as client,
-    ):
+    config = s2n_config(Setup(Role.CLIENT, POLICY, CERT, SEED))
+    with Connection(config, Mode.CLIENT, seed=SEED, server_name="localhost", fd=sock.fileno()) as client:
         while not client.negotiate():
             pass
         _s2n_send(client, CLIENT_DATA)

@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.connection import TLSConnection
-from engine.randomness import SeededRandomSource, StreamLabel
 from tlsdiff.decode import (
     CLIENT_TO_SERVER,
     SERVER_TO_CLIENT,
@@ -18,7 +17,7 @@ from tlsdiff.decode import (
     decode_stream,
     describe_record,
 )
-from tlsdiff.endpoints import EndpointSpec, engine_config
+from tlsdiff.harness import Role, Setup, open_engine
 from tlsdiff.scenario import CLIENT_DATA, SERVER_DATA, PairResult, run_pair
 
 Transfers = list[tuple[str, bytes]]
@@ -98,22 +97,10 @@ def test_any_split_of_the_streams_decodes_the_same(data: st.DataObject) -> None:
     assert decode_conversation(data.draw(_resplit(_transfers(result))), result.client_key_log) == reference
 
 
-def _engine(client: bool, seed: int, key_log: list[bytes]) -> TLSConnection:
-    spec = EndpointSpec("engine", client, "default_tls13", "ecdsa-p256", seed)
-    label = StreamLabel.CLIENT if client else StreamLabel.SERVER
-    return TLSConnection(
-        engine_config(spec),
-        client=client,
-        random=SeededRandomSource(seed, label),
-        server_name="localhost" if client else None,
-        key_log=key_log.append,
-    )
-
-
 def _key_update_conversation() -> tuple[Transfers, list[bytes]]:
     """A handshake, then the client updates its keys twice (asking the server to update once) and both send data."""
-    key_log: list[bytes] = []
-    client, server = _engine(True, 3, key_log), _engine(False, 3, [])
+    client_end = open_engine(Setup(Role.CLIENT, "default_tls13", "ecdsa-p256", 3))
+    client, server = client_end.connection, open_engine(Setup(Role.SERVER, "default_tls13", "ecdsa-p256", 3)).connection
     transfers: Transfers = []
 
     def move(sender: TLSConnection, receiver: TLSConnection, direction: str) -> None:
@@ -134,7 +121,7 @@ def _key_update_conversation() -> tuple[Transfers, list[bytes]]:
     client.key_update()
     client.send(b"second")
     move(client, server, CLIENT_TO_SERVER)
-    return transfers, key_log
+    return transfers, client_end.key_log
 
 
 def test_key_updates_move_each_sender_to_the_next_secret() -> None:

@@ -46,3 +46,13 @@ def test_other_events_after_the_same_handshake_share_its_snapshot() -> None:
     other = Scenario(seed=44, events=(Event(Action.TARGET_DATA, 700, 3), Event(Action.PEER_CLOSE)))
     run_scenario(base)
     assert _view(run_scenario(other)) == _view(run_scenario(other, snapshots=False))
+
+
+def test_a_handshake_snapshot_serves_other_post_handshake_mutations() -> None:
+    # The record target's mutations all land after the handshake: one snapshot serves them all.
+    events = (Event(Action.PEER_DATA, 200), Event(Action.PEER_DATA, 50))
+    first = Scenario(seed=45, mutations=(Mutation(Stage.RECORDS, 2, 0, 1, 0, 3),), events=events)
+    run_scenario(first)
+    for op in range(6):
+        later = Scenario(seed=45, mutations=(Mutation(Stage.WIRE, 2 + op % 2, 0, op, 0, 5, b"\x01"),), events=events)
+        assert _view(run_scenario(later)) == _view(run_scenario(later, snapshots=False))
