@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from engine.config import EngineConfig
 from engine.crypto.key_exchange import GROUP_NAMES
@@ -72,6 +73,7 @@ __all__ = [
     "DataReceived",
     "Event",
     "HandshakeComplete",
+    "Progress",
     "TLSConnection",
 ]
 
@@ -103,6 +105,15 @@ class ConnectionClosed:
 
 
 Event = HandshakeComplete | DataReceived | AlertReceived | ConnectionClosed
+
+
+class Progress(NamedTuple):
+    """Where a connection's state machine stands, in s2n's names: the ``ConnectionInfo`` fields
+    a lockstep comparison reads after every step, without the rest's cost."""
+
+    protocol: str
+    handshake_type: str
+    last_message: str
 
 
 @dataclass(frozen=True)
@@ -314,17 +325,23 @@ class TLSConnection:
         """
         return str(self.ctx.position.message)
 
+    def progress(self) -> Progress:
+        """Where the state machine stands: protocol, handshake type and last message (``info()``'s names)."""
+        protocol = "TLSv1.3" if self.ctx.negotiated.suite is not None else "NONE"
+        return Progress(protocol, self.handshake_type_name, self.last_message_name)
+
     def info(self) -> ConnectionInfo:
         """A snapshot of what was negotiated, with s2n's names (``s2n_bridge.info.ConnectionInfo``'s fields)."""
         negotiated = self.ctx.negotiated
         suite, scheme, alpn = negotiated.suite, negotiated.signature_scheme, negotiated.alpn
+        protocol, handshake_type, last_message = self.progress()
         return ConnectionInfo(
-            protocol="TLSv1.3" if suite is not None else "NONE",
+            protocol=protocol,
             cipher=suite.name if suite is not None else "NONE",
             group=GROUP_NAMES.get(negotiated.group or 0, "NONE"),
             signature_scheme=SignatureScheme(scheme).name.lower() if scheme is not None else "NONE",
-            handshake_type=self.handshake_type_name,
-            last_message=self.last_message_name,
+            handshake_type=handshake_type,
+            last_message=last_message,
             alpn=alpn.decode("utf-8", "replace") if alpn is not None else None,
             server_name=negotiated.server_name,
             wire_bytes_in=self.ctx.records.wire_bytes_in,

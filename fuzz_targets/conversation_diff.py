@@ -9,7 +9,9 @@ import sys
 
 import atheris
 
-with atheris.instrument_imports(include=["engine"]):
+from tlsdiff.coverage_scope import INSTRUMENTED, NOT_INSTRUMENTED
+
+with atheris.instrument_imports(include=INSTRUMENTED, exclude=NOT_INSTRUMENTED):
     from tlsdiff.fuzzing import run_target
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from engine.randomness import OsRandomSource, RandomSource, StreamLabel
 from s2n_bridge._native import native
 from s2n_bridge.config import Config
 from s2n_bridge.errors import S2NClosedError, S2NError, S2NUsageError, error_from_errno
-from s2n_bridge.info import ConnectionInfo, read_info, selected_signature_scheme
+from s2n_bridge.info import ConnectionInfo, Progress, read_info, read_progress, selected_signature_scheme
 from s2n_bridge.rng import BridgeStream
 
 __all__ = ["Connection", "Mode", "RecordSize"]
@@ -358,6 +358,10 @@ class Connection:
     def info(self) -> ConnectionInfo:
         """What was negotiated, and where the state machine stands (s2n's names)."""
         return read_info(self)
+
+    def progress(self) -> Progress:
+        """Only where the state machine stands: protocol, handshake type, last message (``info()``'s names)."""
+        return read_progress(self)
 
     def client_hello(self) -> bytes:
         """The raw ClientHello this server received (no handshake header; s2n zeroes the random)."""

@@ -6,13 +6,13 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 # One shape for both implementations' snapshots: the engine's class, so the two compare field by field.
-from engine.connection import ConnectionInfo
+from engine.connection import ConnectionInfo, Progress
 from engine.crypto.signer import SignatureScheme
 
 if TYPE_CHECKING:
     from s2n_bridge.connection import Connection
 
-__all__ = ["ConnectionInfo", "read_info", "selected_signature_scheme"]
+__all__ = ["ConnectionInfo", "Progress", "read_info", "read_progress", "selected_signature_scheme"]
 
 # api/s2n.h:77-107: 0 is S2N_UNKNOWN_PROTOCOL_VERSION (nothing chosen yet: "NONE", as the engine says), 20 is SSLv2.
 _PROTOCOLS = {0: "NONE", 20: "SSLv2", 30: "SSLv3", 31: "TLSv1.0", 32: "TLSv1.1", 33: "TLSv1.2", 34: "TLSv1.3"}
@@ -64,17 +64,28 @@ def _group(ffi: Any, lib: Any, conn: Any) -> str:
     return "NONE"
 
 
+def read_progress(connection: Connection) -> Progress:
+    """Protocol, handshake type and last message: three getters, where ``read_info`` makes ten."""
+    ffi, lib, conn = connection._ffi, connection._lib, connection.pointer
+    return Progress(
+        _PROTOCOLS.get(lib.s2n_connection_get_actual_protocol_version(conn), "unknown"),
+        _text(ffi, lib.s2n_connection_get_handshake_type_name(conn)) or "NONE",
+        _text(ffi, lib.s2n_connection_get_last_message_name(conn)) or "NONE",
+    )
+
+
 def read_info(connection: Connection) -> ConnectionInfo:
     """Read everything at once from a live connection."""
     ffi, lib, conn = connection._ffi, connection._lib, connection.pointer
     scheme = selected_signature_scheme(ffi, lib, conn, client_cert=False)
+    protocol, handshake_type, last_message = read_progress(connection)
     return ConnectionInfo(
-        protocol=_PROTOCOLS.get(lib.s2n_connection_get_actual_protocol_version(conn), "unknown"),
+        protocol=protocol,
         cipher=_text(ffi, lib.s2n_connection_get_cipher(conn)) or "NONE",
         group=_group(ffi, lib, conn),
         signature_scheme=scheme.name.lower() if scheme is not None else "NONE",
-        handshake_type=_text(ffi, lib.s2n_connection_get_handshake_type_name(conn)) or "NONE",
-        last_message=_text(ffi, lib.s2n_connection_get_last_message_name(conn)) or "NONE",
+        handshake_type=handshake_type,
+        last_message=last_message,
         alpn=_text(ffi, lib.s2n_get_application_protocol(conn)),
         server_name=_text(ffi, lib.s2n_get_server_name(conn)),
         wire_bytes_in=int(lib.s2n_connection_get_wire_bytes_in(conn)),

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 from engine.errors import AlertDescription
@@ -85,6 +85,12 @@ class Node:
     value: int = 0
     data: bytes = b""
     children: tuple[Node, ...] = ()
+    # The bytes after the prefix, kept as the node is built: trees are immutable, and summing the
+    # subtree again on every query made the mutators quadratic in the tree's size.
+    size: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", len(self.data) + sum(child.width + child.size for child in self.children))
 
     @property
     def consistent(self) -> bool:
@@ -94,7 +100,7 @@ class Node:
 
 def content_size(node: Node) -> int:
     """The bytes after the node's own prefix (or integer)."""
-    return len(node.data) + sum(child.width + content_size(child) for child in node.children)
+    return node.size
 
 
 def encode(node: Node) -> bytes:

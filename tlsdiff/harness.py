@@ -282,8 +282,7 @@ class _S2NEndpoint:
         if restored is not None:
             handshake_type, last_message, protocol = restored.handshake_type, _AFTER_HANDSHAKE, restored.protocol
         else:
-            info = self._connection.info()
-            handshake_type, last_message, protocol = info.handshake_type, info.last_message, info.protocol
+            protocol, handshake_type, last_message = self._connection.progress()
         return Outcome(
             "s2n", status, output, error, handshake_type=handshake_type, last_message=last_message,
             protocol=protocol, **extra,  # type: ignore[arg-type]
@@ -394,10 +393,10 @@ class EngineEndpoint:
         connection = self.connection
         if status is Status.WAITING and connection.handshake_complete:
             status = Status.COMPLETE
-        info = connection.info()
+        protocol, handshake_type, last_message = connection.progress()
         return Outcome(
-            "engine", status, self._take_output(connection), error, handshake_type=info.handshake_type,
-            last_message=info.last_message, protocol=info.protocol, **extra,  # type: ignore[arg-type]
+            "engine", status, self._take_output(connection), error, handshake_type=handshake_type,
+            last_message=last_message, protocol=protocol, **extra,  # type: ignore[arg-type]
         )  # fmt: skip
 
     def _guarded(self, verb: str, data: bytes = b"", *, request_peer: bool = False) -> Outcome:

@@ -51,7 +51,7 @@ _PIECE_COST = 256
 _MAX_PIECES = 64
 _DATA_ACTIONS = frozenset({Action.PEER_DATA, Action.TARGET_DATA, Action.PEER_KEY_UPDATE, Action.TARGET_KEY_UPDATE})
 _MAX_ROUNDS = 12  # a TLS 1.3 handshake takes at most 4 flights each way; more means a loop
-_SNAPSHOT_LIMIT = 256  # established handshakes kept for reuse (tens of KiB each)
+_SNAPSHOT_LIMIT = 512  # established handshakes kept for reuse (tens of KiB each)
 _MAX_HANDSHAKE_FLIGHTS = 4  # a peer's flights in one handshake: two ClientHellos and a Finished at most
 
 

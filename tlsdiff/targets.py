@@ -20,7 +20,7 @@ from typing import Protocol
 
 from tlsdiff.decode import describe_record
 from tlsdiff.findings import Finding, LazyLines
-from tlsdiff.fuzz_scenario import Peer, Scenario, Stage
+from tlsdiff.fuzz_scenario import Action, Event, Mutation, Peer, Scenario, Stage
 from tlsdiff.harness import COMPAT_MODES, Outcome, Role
 from tlsdiff.locate import locate, side_by_side_lines
 from tlsdiff.lockstep import RunResult, run_scenario, target_direction
@@ -166,10 +166,22 @@ def _client_lane(scenario: Scenario) -> Scenario:
     return replace(scenario, role=Role.CLIENT, events=())
 
 
+# The conversation and record targets test what follows the handshake, not its randomness: their
+# seeds are folded, so that one handshake snapshot (lockstep.run_scenario) serves many inputs.
+_AFTER_HANDSHAKE_SEEDS = 64
+# Something always follows the handshake there (a scenario without events is server_diff's work).
+_DEFAULT_EVENTS = (Event(Action.PEER_DATA, 64),)
+
+
+def _after_handshake(scenario: Scenario, mutations: tuple[Mutation, ...], events: tuple[Event, ...]) -> Scenario:
+    return replace(scenario, peer=Peer.ENGINE, seed=scenario.seed % _AFTER_HANDSHAKE_SEEDS, mutations=mutations,
+                   events=events or _DEFAULT_EVENTS)  # fmt: skip
+
+
 def _conversation_lane(scenario: Scenario) -> Scenario:
     # The handshake itself is left alone: the target is what follows it.
     after = tuple(m for m in scenario.mutations if m.flight % FLIGHT_MODULUS >= _FIRST_FLIGHT_AFTER_HANDSHAKE)
-    return replace(scenario, peer=Peer.ENGINE, mutations=after)
+    return _after_handshake(scenario, after, scenario.events)
 
 
 def _record_lane(scenario: Scenario) -> Scenario:
@@ -178,7 +190,7 @@ def _record_lane(scenario: Scenario) -> Scenario:
         for m in scenario.mutations
         if m.stage in (Stage.RECORDS, Stage.WIRE) and m.flight % FLIGHT_MODULUS >= _FIRST_FLIGHT_AFTER_HANDSHAKE
     )
-    return replace(scenario, role=Role.SERVER, peer=Peer.ENGINE, mutations=kept, events=scenario.events[:4])
+    return _after_handshake(replace(scenario, role=Role.SERVER), kept, scenario.events[:4])
 
 
 def _targets() -> dict[str, Target]:
