@@ -470,16 +470,25 @@ def open_engine(
     """An engine endpoint for ``setup``; ``take_output`` replaces ``data_to_send`` (a mutating peer's hook);
     ``config`` replaces ``engine_config(setup)`` (e.g. ``dataclasses.replace`` of it with other switches);
     extra keyword options go to ``TLSConnection`` (``instrumentation=``)."""
-    key_log: list[bytes] = []
+    key_log = _KeyLogLines()
     connection = TLSConnection(
         engine_config(setup) if config is None else config,
         client=setup.is_client,
         random=SeededRandomSource(setup.seed, StreamLabel.CLIENT if setup.is_client else StreamLabel.SERVER),
         server_name=setup.server_name if setup.is_client else None,
-        key_log=key_log.append,
+        key_log=key_log,
         **connection_options,  # type: ignore[arg-type]
     )
     return EngineEndpoint(connection, key_log, take_output)
+
+
+class _KeyLogLines(list[bytes]):
+    """An endpoint's key log and the connection's sink in one object: ``list.append`` as a sink
+    would be copied by ``copy.deepcopy`` as itself, so a copied connection would log into the
+    original's list."""
+
+    def __call__(self, line: bytes) -> None:
+        self.append(line)
 
 
 @contextmanager

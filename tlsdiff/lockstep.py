@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from tlsdiff.fuzz_scenario import Action, Event, Peer, Scenario, Stage
 from tlsdiff.harness import (
@@ -51,7 +52,7 @@ _PIECE_COST = 256
 _MAX_PIECES = 64
 _DATA_ACTIONS = frozenset({Action.PEER_DATA, Action.TARGET_DATA, Action.PEER_KEY_UPDATE, Action.TARGET_KEY_UPDATE})
 _MAX_ROUNDS = 12  # a TLS 1.3 handshake takes at most 4 flights each way; more means a loop
-_SNAPSHOT_LIMIT = 512  # established handshakes kept for reuse (tens of KiB each)
+_SNAPSHOT_LIMIT = 2048  # handshakes (and openings, in their own cache) kept for reuse: about 30 KiB each
 _MAX_HANDSHAKE_FLIGHTS = 4  # a peer's flights in one handshake: two ClientHellos and a Finished at most
 
 
@@ -186,20 +187,26 @@ class _Run:
         for name in ("engine", "s2n"):
             self.transfers[name].append((self._to_target, wire))
 
-    def exchange(self, step: str, wire: bytes, *, eof: bool = False) -> tuple[Divergence | None, bool]:
+    def exchange(
+        self, step: str, wire: bytes, *, eof: bool = False, first_round: int = 0
+    ) -> tuple[Divergence | None, bool]:
         """The peer's bytes to both targets and back until nobody has more to say; (divergence, ended)."""
-        for round_number in range(_MAX_ROUNDS):
+        for round_number in range(first_round, _MAX_ROUNDS):
             if not wire and not eof:
                 return None, False
-            self._record_peer(wire)
-            name = _step_name(step, round_number)
-            chunk = self.scenario.chunk
-            engine, s2n = _deliver(self.engine, wire, chunk, eof=eof), _deliver(self.s2n, wire, chunk, eof=eof)
-            divergence = self._check(name, engine, s2n)
-            if divergence is not None or engine.ended:
+            divergence, ended, answer = self._round(step, round_number, wire, eof)
+            if ended:
                 return divergence, True
-            wire, eof = self._answer(engine.output), False
+            wire, eof = self._answer(answer), False
         return None, False
+
+    def _round(self, step: str, round_number: int, wire: bytes, eof: bool) -> tuple[Divergence | None, bool, bytes]:
+        """One flight of the peer to both targets: (divergence, ended, the targets' answer)."""
+        self._record_peer(wire)
+        chunk = self.scenario.chunk
+        engine, s2n = _deliver(self.engine, wire, chunk, eof=eof), _deliver(self.s2n, wire, chunk, eof=eof)
+        divergence = self._check(_step_name(step, round_number), engine, s2n)
+        return divergence, divergence is not None or engine.ended, engine.output
 
     def _answer(self, target_output: bytes) -> bytes:
         """Hand the targets' (identical) answer to the peer; return what the peer says next."""
@@ -218,9 +225,30 @@ class _Run:
 
     def handshake(self) -> tuple[Divergence | None, bool]:
         """Steps: ``start`` (a client target's ClientHello), then ``flight0``, ``flight1``... (the peer's flights)."""
+        divergence, ended, answer = self.opening()
+        if answer is None:
+            return divergence, ended
+        return self.rest_of_handshake(answer)
+
+    def opening(self) -> tuple[Divergence | None, bool, bytes | None]:
+        """The handshake up to the targets' answer to the peer's flight 0, which the peer has not read:
+        (divergence, ended, that answer), or None for the answer when the handshake is already over."""
         if self.scenario.role is Role.CLIENT:
-            return self.targets_act("start", self.engine.start(), self.s2n.start(), reply="flight")
-        return self.exchange("flight", self.peer.start().output)
+            engine, s2n = self.engine.start(), self.s2n.start()
+            divergence = self._check("start", engine, s2n)
+            if divergence is not None or engine.ended:
+                return divergence, True, None
+            wire = self._answer(engine.output)
+        else:
+            wire = self.peer.start().output
+        if not wire:
+            return None, False, None
+        divergence, ended, answer = self._round("flight", 0, wire, False)
+        return divergence, ended, None if ended else answer
+
+    def rest_of_handshake(self, answer: bytes) -> tuple[Divergence | None, bool]:
+        """From the opening's answer (``opening``) to the end of the handshake."""
+        return self.exchange("flight", self._answer(answer), first_round=1)
 
     def event(self, index: int, event: Event) -> tuple[Divergence | None, bool]:
         step = f"event{index}:{event.action.name.lower()}"
@@ -361,14 +389,16 @@ def run_scenario(
     mode name (the robustness target, where only exceptions matter, and the benchmarks'
     engine-only and s2n-only costs).
 
-    With ``snapshots`` a scenario with events starts from the established handshake of an
-    earlier run with the same handshake, when there is one (``_Snapshot``): a fuzzer mostly
-    changes the events, and the handshake is most of a run's cost. A divergence found from a
-    snapshot is confirmed by a run from the start, which is what is returned.
+    With ``snapshots`` a run starts from what an earlier run with the same beginning kept: a
+    scenario with events from the established handshake (``_Snapshot``), any handshake from
+    its opening, the state once the targets answered the peer's flight 0 (``_Opening``). A
+    fuzzer mostly changes what comes later, and the beginning is most of a run's cost. A
+    divergence found from a snapshot is confirmed by a run from the start, which is what is
+    returned.
     """
     fast: RunResult | None = None
-    if snapshots and alone is None and scenario.events and scenario.peer is Peer.ENGINE:
-        fast, restored = _from_snapshot(scenario, target_compat)
+    if snapshots and alone is None and scenario.peer is Peer.ENGINE:
+        fast, restored = (_from_snapshot if scenario.events else _from_opening)(scenario, target_compat)
         if fast.divergence is None or not restored:
             return fast
     with _endpoints(scenario, alone, target_compat) as run:
@@ -413,6 +443,7 @@ class _Snapshot:
 
 
 _Key = tuple[Scenario, bool, str]
+_Entry = TypeVar("_Entry")
 
 # What a handshake depends on (``_handshake_key``) -> a snapshot, or the handshake's own result
 # when there is nothing to continue from (a divergence, a failure, s2n holding input).
@@ -445,11 +476,12 @@ def _from_snapshot(scenario: Scenario, target_compat: str) -> tuple[RunResult, b
     """The run from the handshake's snapshot; (result, whether it was restored from one)."""
     entry = _lookup(scenario, target_compat)
     if entry is None:
-        entry = _take_snapshot(replace(scenario, events=()), target_compat)
+        entry, from_opening = _take_snapshot(replace(scenario, events=()), target_compat)
+        if isinstance(entry, RunResult) and from_opening:
+            # The handshake itself ran from a snapshot: not a result to keep, nor one to report unconfirmed.
+            return replace(entry, scenario=scenario), entry.divergence is not None
         flights = entry.flights if isinstance(entry, _Snapshot) else None
-        _SNAPSHOTS[_handshake_key(scenario, target_compat, flights)] = entry
-        if len(_SNAPSHOTS) > _SNAPSHOT_LIMIT:
-            _SNAPSHOTS.popitem(last=False)
+        _remember(_SNAPSHOTS, _handshake_key(scenario, target_compat, flights), entry)
     if isinstance(entry, RunResult):
         return replace(entry, scenario=scenario), False
     engine, peer, mutating = copy.deepcopy((entry.engine, entry.peer, entry.mutating))
@@ -459,15 +491,88 @@ def _from_snapshot(scenario: Scenario, target_compat: str) -> tuple[RunResult, b
         return _finish(run, None, False, True), True
 
 
-def _take_snapshot(handshake: Scenario, target_compat: str) -> _Snapshot | RunResult:
-    with _endpoints(handshake, None, target_compat) as run:
-        divergence, ended = run.handshake()
+def _take_snapshot(handshake: Scenario, target_compat: str) -> tuple[_Snapshot | RunResult, bool]:
+    """A snapshot after the handshake (or its result); and whether it ran from an opening snapshot."""
+    with _handshaken(handshake, target_compat) as (run, divergence, ended, from_opening):
         result = _finish(run, divergence, ended, run.complete)
         if divergence is not None or ended or not run.complete or run.targets_closed or run.mutating is None:
-            return result
+            return result, from_opening
         s2n = snapshot_s2n(run.s2n, _setups(handshake, target_compat)[0])
         if s2n is None:
-            return result
+            return result, from_opening
         engine, peer, mutating = copy.deepcopy((run.engine, run.peer, run.mutating))
         flights = mutating.flights_sent
-        return _Snapshot(engine, peer, mutating, s2n, tuple(run.steps), copy.deepcopy(run.transfers), flights)
+        snapshot = _Snapshot(engine, peer, mutating, s2n, tuple(run.steps), copy.deepcopy(run.transfers), flights)
+        return snapshot, from_opening
+
+
+def _remember(cache: OrderedDict[_Key, _Entry], key: _Key, entry: _Entry) -> None:
+    cache[key] = entry
+    if len(cache) > _SNAPSHOT_LIMIT:
+        cache.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class _Opening:
+    """Both sides once the targets answered the peer's flight 0, before the peer reads the answer
+    (``_Run.opening``): the engine side and the peer as objects; the s2n target, which s2n cannot
+    serialize before the end of the handshake, is rebuilt by making the same calls again."""
+
+    engine: Endpoint
+    peer: Endpoint
+    mutating: MutatingPeer
+    steps: tuple[str, ...]
+    transfers: dict[str, list[tuple[str, bytes]]]
+    answer: bytes
+    complete: bool
+
+
+_OPENINGS: OrderedDict[_Key, _Opening] = OrderedDict()
+
+
+def _from_opening(scenario: Scenario, target_compat: str) -> tuple[RunResult, bool]:
+    """A scenario without events, from the opening it shares with earlier ones; (result, restored)."""
+    with _handshaken(scenario, target_compat) as (run, divergence, ended, restored):
+        return _finish(run, divergence, ended, run.complete), restored
+
+
+@contextmanager
+def _handshaken(scenario: Scenario, target_compat: str) -> Iterator[tuple[_Run, Divergence | None, bool, bool]]:
+    """A run after its handshake: (run, divergence, ended, whether it went on from a kept opening)."""
+    key = _handshake_key(scenario, target_compat, 1)  # the opening depends on the peer's flight 0 only
+    entry = _OPENINGS.get(key)
+    with ExitStack() as stack:
+        if entry is None:
+            run = stack.enter_context(_endpoints(scenario, None, target_compat))
+            divergence, ended, answer = run.opening()
+            if answer is not None and run.mutating is not None:
+                engine, peer, mutating, transfers = copy.deepcopy((run.engine, run.peer, run.mutating, run.transfers))
+                opening = _Opening(engine, peer, mutating, tuple(run.steps), transfers, answer, run.complete)
+                _remember(_OPENINGS, key, opening)
+        else:
+            _OPENINGS.move_to_end(key)
+            run, divergence, ended, answer = (
+                _restore_opening(entry, scenario, target_compat, stack),
+                None,
+                False,
+                entry.answer,
+            )
+        if answer is not None:
+            divergence, ended = run.rest_of_handshake(answer)
+        yield run, divergence, ended, entry is not None
+
+
+def _restore_opening(entry: _Opening, scenario: Scenario, target_compat: str, stack: ExitStack) -> _Run:
+    engine, peer, mutating = copy.deepcopy((entry.engine, entry.peer, entry.mutating))
+    mutating.use_mutations(scenario.mutations)
+    s2n = stack.enter_context(open_endpoint(_setups(scenario, target_compat)[0], "s2n"))
+    steps, transfers = list(entry.steps), copy.deepcopy(entry.transfers)
+    run = _Run(scenario, engine, s2n, peer, mutating, steps, transfers, entry.complete)
+    # s2n is deterministic for a seed: the same calls must write the same bytes, or the snapshot is wrong.
+    written = [s2n.start().output] if scenario.role is Role.CLIENT else []
+    flight0 = next(wire for direction, wire in entry.transfers["s2n"] if direction == run._to_target)
+    written.append(_deliver(s2n, flight0, scenario.chunk).output)
+    expected = [wire for direction, wire in entry.transfers["s2n"] if direction == run._to_peer]
+    if [wire for wire in written if wire] != expected:
+        raise SnapshotMismatchError("the s2n target did not repeat its opening")
+    return run

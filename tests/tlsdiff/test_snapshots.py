@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tlsdiff.corpus import scenario_seeds
@@ -55,4 +57,18 @@ def test_a_handshake_snapshot_serves_other_post_handshake_mutations() -> None:
     run_scenario(first)
     for op in range(6):
         later = Scenario(seed=45, mutations=(Mutation(Stage.WIRE, 2 + op % 2, 0, op, 0, 5, b"\x01"),), events=events)
+        assert _view(run_scenario(later)) == _view(run_scenario(later, snapshots=False))
+
+
+_HANDSHAKES = [s for s in scenario_seeds("server_diff") + scenario_seeds("client_diff") if not s.events]
+
+
+@pytest.mark.parametrize("scenario", _HANDSHAKES, ids=lambda s: s.encode().hex()[:24])
+def test_a_handshake_from_its_opening_is_the_handshake_from_the_start(scenario: Scenario) -> None:
+    full = run_scenario(scenario, snapshots=False)
+    run_scenario(scenario)  # keeps the opening
+    assert _view(run_scenario(scenario)) == _view(full)
+    # Later flights of the peer mutated: the same opening serves them.
+    for op in range(3):
+        later = replace(scenario, mutations=(*scenario.mutations, Mutation(Stage.MESSAGE, 1, 0, op, 2, 7, b"\x05")))
         assert _view(run_scenario(later)) == _view(run_scenario(later, snapshots=False))
