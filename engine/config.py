@@ -99,7 +99,9 @@ class Compat:
     refuse_change_cipher_spec_before_server_hello: bool = True
     # s2n reads a KeyUpdate's first byte and ignores whatever follows it in the message
     # (tls/s2n_key_update.c, s2n_key_update_recv); RFC 8446 wants decode_error for a body
-    # that is not exactly one byte.
+    # that is not exactly one byte. And an s2n server takes a post-handshake message only whole
+    # in the record that ends its header (tls/s2n_post_handshake.c:107-129, S2N_ERR_BAD_MESSAGE:
+    # it keeps no buffer for more), where RFC 8446 section 5.1 lets a message span records.
     lenient_key_update: bool = True
     # s2n reads plaintext records over 2^14 bytes (tls/s2n_record_read.c:159-170: "incorrect
     # implementations exist in the wild") up to 17535 bytes: a longer one fails in the null cipher's
@@ -170,9 +172,11 @@ class Compat:
     # than two bytes where an extensions block goes as no extensions; in those blocks (and in each
     # Certificate entry's, tls/s2n_x509_validator.c:618) only the types it parses must not repeat
     # (engine/wire/s2n_server_messages.py; its handlers never check that a message is used up:
-    # tls/s2n_handshake_io.c s2n_handshake_message_process).
+    # tls/s2n_handshake_io.c s2n_handshake_message_process). Bytes after a certificate's DER in a
+    # Certificate entry are ignored too: up to 3 on the leaf, any number on the others
+    # (tls/s2n_x509_validator.c:592-598, crypto/s2n_openssl_x509.c:83-86).
     # RFC 8446 section 4 wants decode_error for trailing bytes and illegal_parameter for any
-    # repeated extension (4.2).
+    # repeated extension (4.2); cert_data is a DER certificate (4.4.2).
     lenient_server_messages: bool = True
     # s2n reads a plaintext alert record during a TLS 1.3 handshake even once keys are in
     # use (tls/s2n_record_read.c, s2n_is_tls13_plaintext_content: a peer that failed before

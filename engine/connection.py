@@ -57,7 +57,12 @@ from engine.errors import (
 from engine.handshake.client import AwaitingStart, start_client
 from engine.handshake.context import HandshakeContext, KeyLogSink
 from engine.handshake.names import handshake_type_name
-from engine.handshake.post import flush_key_update, handle_post_handshake, request_key_update
+from engine.handshake.post import (
+    check_post_handshake_fragment,
+    flush_key_update,
+    handle_post_handshake,
+    request_key_update,
+)
 from engine.handshake.server import ExpectClientHello
 from engine.handshake.state import State
 from engine.instrument import Instrumentation, PlaintextRecord
@@ -423,6 +428,8 @@ class TLSConnection:
                     self.ctx.config.compat.protected_change_cipher_spec_after_handshake
                 )
                 events.append(HandshakeComplete())
+        if self.handshake_complete:
+            check_post_handshake_fragment(self.ctx, incoming.pending)  # tls/s2n_post_handshake.c:129
         return events
 
     def _handle_alert(self, content: bytes) -> list[Event]:

@@ -43,19 +43,32 @@ __all__ = [
 MAX_CHAIN_DEPTH = 7
 """s2n's default ``max_chain_depth`` (tls/s2n_x509_validator.c:58, ``DEFAULT_MAX_CHAIN_DEPTH``)."""
 
+MAX_LEAF_TRAILING_BYTES = 3
+"""s2n's ``S2N_MAX_ALLOWED_CERT_TRAILING_BYTES`` (crypto/s2n_openssl_x509.h:26): what may follow the leaf's DER."""
+
 
 def parse_chain(
-    chain: Sequence[bytes], check: Callable[[x509.Certificate], None] | None = None
+    chain: Sequence[bytes], check: Callable[[x509.Certificate], None] | None = None, *, trailing: bool = False
 ) -> list[x509.Certificate]:
     """Parse DER certificates; a malformed one is a ``bad_certificate``.
 
     ``check`` sees each certificate as soon as it parses, before the next one is read,
-    as s2n's ``s2n_x509_validator_read_cert_chain`` checks them.
+    as s2n's ``s2n_x509_validator_read_cert_chain`` checks them. With ``trailing`` bytes
+    after a certificate's DER encoding are read as s2n's ``d2i_X509`` does: ignored, at
+    most ``MAX_LEAF_TRAILING_BYTES`` of them after the leaf (tls/s2n_x509_validator.c:592-598,
+    ``s2n_openssl_x509_parse`` for the leaf, ``s2n_openssl_x509_parse_without_length_validation``
+    for the others; crypto/s2n_openssl_x509.c:64-89). Without it, the RFC reading:
+    cert_data is one DER certificate (RFC 8446 section 4.4.2), nothing after it.
     """
     if not chain:
         raise DecodeError("empty certificate list")
     certificates: list[x509.Certificate] = []
-    for der in chain:
+    for index, cert_data in enumerate(chain):
+        der = (
+            _without_trailing_bytes(cert_data, MAX_LEAF_TRAILING_BYTES if index == 0 else None)
+            if trailing
+            else cert_data
+        )
         try:
             certificate = x509.load_der_x509_certificate(der)
         except ValueError:
@@ -64,6 +77,30 @@ def parse_chain(
             check(certificate)
         certificates.append(certificate)
     return certificates
+
+
+def _without_trailing_bytes(der: bytes, allowed: int | None) -> bytes:
+    """``der`` cut to its outer TLV, as ``d2i_X509`` reads it; more than ``allowed`` bytes after it (None: any
+    number) are ``S2N_ERR_DECODE_CERTIFICATE`` (crypto/s2n_openssl_x509.c:85-86).
+
+    A header that does not parse leaves ``der`` whole, for the parser to refuse.
+    """
+    if len(der) < 2:
+        return der
+    first = der[1]
+    if first < 0x80:
+        header, length = 2, first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or len(der) < 2 + count:
+            return der
+        header, length = 2 + count, int.from_bytes(der[2 : 2 + count], "big")
+    end = header + length
+    if end >= len(der):
+        return der
+    if allowed is not None and len(der) - end > allowed:
+        raise BadCertificateError(f"{len(der) - end} bytes after the leaf certificate: more than {allowed}")
+    return der[:end]
 
 
 def verify_chain(

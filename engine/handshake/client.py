@@ -444,13 +444,16 @@ class ExpectCertificate(_ServerMessageState):
         # when it validates (:624, S2N_ERR_CERT_MAX_CHAIN_DEPTH_EXCEEDED), after the first ones were checked.
         certificates = [entry.cert_data for entry in message.entries]
         read = certificates[:MAX_CHAIN_DEPTH]
+        trailing = ctx.config.compat.lenient_server_messages  # bytes after a DER certificate (parse_chain)
         if not ctx.config.verify:
-            chain = parse_chain(read)
+            chain = parse_chain(read, trailing=trailing)
         else:
             if not ctx.config.trust_anchors:  # s2n refuses before it reads a certificate (tls/s2n_x509_validator.c:577)
                 raise CertificateUnknownError("no trust anchors: no chain can be trusted")
             security_policy = load_policy(ctx.config.policy)
-            chain = parse_chain(read, lambda cert: check_certificate_preferences(cert, security_policy, OPENSSL_3))
+            chain = parse_chain(
+                read, lambda cert: check_certificate_preferences(cert, security_policy, OPENSSL_3), trailing=trailing
+            )
             if len(certificates) > MAX_CHAIN_DEPTH:
                 raise BadCertificateError(f"{len(certificates)} certificates: more than {MAX_CHAIN_DEPTH}")
             validated = verify_chain(chain, ctx.config.trust_anchors, ctx.negotiated.server_name or "")

@@ -16,9 +16,22 @@ from engine.errors import DecodeError, IllegalParameterError, InternalError, Une
 from engine.handshake.context import HandshakeContext
 from engine.record.layer import ContentType
 from engine.record.protection import RecordProtection
-from engine.wire.handshake import HandshakeMessage, HandshakeType, KeyUpdate, decode_handshake_body, encode_handshake
+from engine.wire.handshake import (
+    HANDSHAKE_HEADER_SIZE,
+    HandshakeMessage,
+    HandshakeType,
+    KeyUpdate,
+    decode_handshake_body,
+    encode_handshake,
+)
 
-__all__ = ["flush_key_update", "handle_post_handshake", "request_key_update", "send_key_update"]
+__all__ = [
+    "check_post_handshake_fragment",
+    "flush_key_update",
+    "handle_post_handshake",
+    "request_key_update",
+    "send_key_update",
+]
 
 
 def _next_protection(ctx: HandshakeContext, secret: bytes) -> RecordProtection:
@@ -59,6 +72,26 @@ def _decode(ctx: HandshakeContext, msg_type: int, body: bytes | memoryview) -> H
             raise DecodeError("empty KeyUpdate")  # s2n: S2N_ERR_STUFFER_OUT_OF_DATA
         return KeyUpdate(body[0])
     return decode_handshake_body(msg_type, body)
+
+
+def check_post_handshake_fragment(ctx: HandshakeContext, pending: int) -> None:
+    """After a handshake record past the handshake: an s2n server refuses a message body split over records.
+
+    ``pending`` is what the record left of an unfinished message. s2n reassembles
+    post-handshake messages in ``conn->post_handshake.in``, on a server a static buffer
+    of one header (tls/s2n_post_handshake.h:28, ``header_in``), and never grows it:
+    "s2n-tls servers only support the KeyUpdate message, which should never require
+    additional memory to parse" (tls/s2n_post_handshake.c:120-129,
+    ``RESULT_ENSURE(conn->mode == S2N_CLIENT, S2N_ERR_BAD_MESSAGE)``). A header may
+    span records (tls/s2n_post_handshake.c:91-101, S2N_ERR_IO_BLOCKED), but the record
+    that holds the end of the header must hold the whole body (:107-114). s2n checks
+    this under ``Compat.lenient_key_update`` (how s2n reads the peer's KeyUpdate); a
+    client grows its buffer and reassembles as RFC 8446 section 5.1 allows.
+    """
+    if ctx.is_client or not ctx.config.compat.lenient_key_update:
+        return
+    if pending > HANDSHAKE_HEADER_SIZE:
+        raise UnexpectedMessageError("a post-handshake message body split over records (s2n server)")
 
 
 def handle_post_handshake(ctx: HandshakeContext, msg_type: int, body: bytes | memoryview) -> None:
