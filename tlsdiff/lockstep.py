@@ -428,17 +428,36 @@ def _finish(run: _Run, divergence: Divergence | None, ended: bool, complete: boo
 
 
 @dataclass(frozen=True)
-class _Snapshot:
-    """Both sides just after an agreed, complete handshake: the engine side and the peer as
-    objects (copied for each use), the s2n target as s2n serialized it; ``flights``: how many
-    flights the peer wrote in it (mutations on later flights do not change the handshake)."""
+class _Sides:
+    """The engine target and the peer as objects, and the run so far: copied in, copied out."""
 
     engine: Endpoint
     peer: Endpoint
     mutating: MutatingPeer
-    s2n: S2NSnapshot
     steps: tuple[str, ...]
     transfers: dict[str, list[tuple[str, bytes]]]
+    complete: bool
+
+    @classmethod
+    def of(cls, run: _Run, mutating: MutatingPeer) -> _Sides:
+        # One deepcopy for all of them: the peer's endpoint and its MutatingPeer stay one object graph.
+        engine, peer, kept, transfers = copy.deepcopy((run.engine, run.peer, mutating, run.transfers))
+        return cls(engine, peer, kept, tuple(run.steps), transfers, run.complete)
+
+    def run(self, scenario: Scenario, s2n: Endpoint) -> _Run:
+        """A fresh run of ``scenario`` from here, with ``s2n`` as the s2n target and its own mutations."""
+        engine, peer, mutating, transfers = copy.deepcopy((self.engine, self.peer, self.mutating, self.transfers))
+        mutating.use_mutations(scenario.mutations)
+        return _Run(scenario, engine, s2n, peer, mutating, list(self.steps), transfers, self.complete)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Both sides just after an agreed, complete handshake: the s2n target as s2n serialized it;
+    ``flights``: how many flights the peer wrote in it (mutations on later flights do not change it)."""
+
+    sides: _Sides
+    s2n: S2NSnapshot
     flights: int
 
 
@@ -484,11 +503,8 @@ def _from_snapshot(scenario: Scenario, target_compat: str) -> tuple[RunResult, b
         _remember(_SNAPSHOTS, _handshake_key(scenario, target_compat, flights), entry)
     if isinstance(entry, RunResult):
         return replace(entry, scenario=scenario), False
-    engine, peer, mutating = copy.deepcopy((entry.engine, entry.peer, entry.mutating))
-    mutating.use_mutations(scenario.mutations)
     with restore_s2n(entry.s2n) as s2n:
-        run = _Run(scenario, engine, s2n, peer, mutating, list(entry.steps), copy.deepcopy(entry.transfers), True)
-        return _finish(run, None, False, True), True
+        return _finish(entry.sides.run(scenario, s2n), None, False, True), True
 
 
 def _take_snapshot(handshake: Scenario, target_compat: str) -> tuple[_Snapshot | RunResult, bool]:
@@ -500,10 +516,7 @@ def _take_snapshot(handshake: Scenario, target_compat: str) -> tuple[_Snapshot |
         s2n = snapshot_s2n(run.s2n, _setups(handshake, target_compat)[0])
         if s2n is None:
             return result, from_opening
-        engine, peer, mutating = copy.deepcopy((run.engine, run.peer, run.mutating))
-        flights = mutating.flights_sent
-        snapshot = _Snapshot(engine, peer, mutating, s2n, tuple(run.steps), copy.deepcopy(run.transfers), flights)
-        return snapshot, from_opening
+        return _Snapshot(_Sides.of(run, run.mutating), s2n, run.mutating.flights_sent), from_opening
 
 
 def _remember(cache: OrderedDict[_Key, _Entry], key: _Key, entry: _Entry) -> None:
@@ -514,17 +527,12 @@ def _remember(cache: OrderedDict[_Key, _Entry], key: _Key, entry: _Entry) -> Non
 
 @dataclass(frozen=True)
 class _Opening:
-    """Both sides once the targets answered the peer's flight 0, before the peer reads the answer
-    (``_Run.opening``): the engine side and the peer as objects; the s2n target, which s2n cannot
-    serialize before the end of the handshake, is rebuilt by making the same calls again."""
+    """Both sides once the targets answered the peer's flight 0, before the peer reads ``answer``
+    (``_Run.opening``); the s2n target, which s2n cannot serialize before the end of the
+    handshake, is rebuilt by making the same calls again."""
 
-    engine: Endpoint
-    peer: Endpoint
-    mutating: MutatingPeer
-    steps: tuple[str, ...]
-    transfers: dict[str, list[tuple[str, bytes]]]
+    sides: _Sides
     answer: bytes
-    complete: bool
 
 
 _OPENINGS: OrderedDict[_Key, _Opening] = OrderedDict()
@@ -546,9 +554,7 @@ def _handshaken(scenario: Scenario, target_compat: str) -> Iterator[tuple[_Run, 
             run = stack.enter_context(_endpoints(scenario, None, target_compat))
             divergence, ended, answer = run.opening()
             if answer is not None and run.mutating is not None:
-                engine, peer, mutating, transfers = copy.deepcopy((run.engine, run.peer, run.mutating, run.transfers))
-                opening = _Opening(engine, peer, mutating, tuple(run.steps), transfers, answer, run.complete)
-                _remember(_OPENINGS, key, opening)
+                _remember(_OPENINGS, key, _Opening(_Sides.of(run, run.mutating), answer))
         else:
             _OPENINGS.move_to_end(key)
             run, divergence, ended, answer = (
@@ -563,16 +569,14 @@ def _handshaken(scenario: Scenario, target_compat: str) -> Iterator[tuple[_Run, 
 
 
 def _restore_opening(entry: _Opening, scenario: Scenario, target_compat: str, stack: ExitStack) -> _Run:
-    engine, peer, mutating = copy.deepcopy((entry.engine, entry.peer, entry.mutating))
-    mutating.use_mutations(scenario.mutations)
     s2n = stack.enter_context(open_endpoint(_setups(scenario, target_compat)[0], "s2n"))
-    steps, transfers = list(entry.steps), copy.deepcopy(entry.transfers)
-    run = _Run(scenario, engine, s2n, peer, mutating, steps, transfers, entry.complete)
+    run = entry.sides.run(scenario, s2n)
     # s2n is deterministic for a seed: the same calls must write the same bytes, or the snapshot is wrong.
+    kept = entry.sides.transfers["s2n"]
     written = [s2n.start().output] if scenario.role is Role.CLIENT else []
-    flight0 = next(wire for direction, wire in entry.transfers["s2n"] if direction == run._to_target)
+    flight0 = next(wire for direction, wire in kept if direction == run._to_target)
     written.append(_deliver(s2n, flight0, scenario.chunk).output)
-    expected = [wire for direction, wire in entry.transfers["s2n"] if direction == run._to_peer]
+    expected = [wire for direction, wire in kept if direction == run._to_peer]
     if [wire for wire in written if wire] != expected:
         raise SnapshotMismatchError("the s2n target did not repeat its opening")
     return run
