@@ -65,7 +65,7 @@ class MutatingPeer:
         self._mutations = tuple(mutations)
 
     def _at(self, stage: Stage) -> list[Mutation]:
-        return [m for m in self._mutations if m.stage is stage and m.flight % FLIGHT_MODULUS == self._flight]
+        return _on_flight(self._mutations, stage, self._flight)
 
     def _message_hook(self, message_type: int, encoded: bytes) -> bytes:
         index, self._message = self._message, self._message + 1
@@ -81,11 +81,9 @@ class MutatingPeer:
         records = self._mutate_sent_messages(records)
         for mutation in self._at(Stage.RECORDS):
             records = _mutate_records(records, mutation)
-        wire = _seal(connection, records)
-        for mutation in self._at(Stage.WIRE):
-            wire = apply_wire_mutation(wire, mutation.op, mutation.target, mutation.value, mutation.data)
+        wire = _mutate_wire(_seal(connection, records), self._at(Stage.WIRE))
         self._flight, self._message = self._flight + 1, 0
-        return wire[:_MAX_FLIGHT]
+        return wire
 
     def _mutate_sent_messages(self, records: list[PlaintextRecord]) -> list[PlaintextRecord]:
         mutations = self._at(Stage.SENT_MESSAGE)
@@ -115,19 +113,16 @@ class WireMutatingPeer:
 
     def __init__(self, endpoint: Endpoint, mutations: Sequence[Mutation]) -> None:
         self._endpoint = endpoint
-        self._mutations = tuple(m for m in mutations if m.stage is Stage.WIRE)
+        self._mutations = tuple(mutations)
         self._flight = 0
         self.key_log = endpoint.key_log
 
     def _mutated(self, outcome: Outcome) -> Outcome:
         if not outcome.output:
             return outcome
-        wire = outcome.output
-        for mutation in self._mutations:
-            if mutation.flight % FLIGHT_MODULUS == self._flight:
-                wire = apply_wire_mutation(wire, mutation.op, mutation.target, mutation.value, mutation.data)
+        wire = _mutate_wire(outcome.output, _on_flight(self._mutations, Stage.WIRE, self._flight))
         self._flight += 1
-        return replace(outcome, output=wire[:_MAX_FLIGHT])
+        return replace(outcome, output=wire)
 
     def start(self) -> Outcome:
         return self._mutated(self._endpoint.start())
@@ -143,6 +138,17 @@ class WireMutatingPeer:
 
     def close(self) -> Outcome:
         return self._mutated(self._endpoint.close())
+
+
+def _on_flight(mutations: Sequence[Mutation], stage: Stage, flight: int) -> list[Mutation]:
+    """The mutations of ``stage`` that apply to flight number ``flight``."""
+    return [m for m in mutations if m.stage is stage and m.flight % FLIGHT_MODULUS == flight]
+
+
+def _mutate_wire(wire: bytes, mutations: Sequence[Mutation]) -> bytes:
+    for mutation in mutations:
+        wire = apply_wire_mutation(wire, mutation.op, mutation.target, mutation.value, mutation.data)
+    return wire[:_MAX_FLIGHT]
 
 
 def _sealable(record: PlaintextRecord) -> PlaintextRecord:
