@@ -10,7 +10,8 @@ same process, interleaved rounds (the machine is shared and noisy):
 
 then the ratio lockstep / (engine alone + s2n alone), i.e. what the oracle and the shared
 peer cost on top. ``--atheris`` also runs each target under libFuzzer for ``--runs``
-executions (instrumented engine, custom mutator) and reports libFuzzer's own exec/s.
+executions (instrumented engine, custom mutator) and reports libFuzzer's own exec/s and the
+executions per CPU second of the fuzzing processes (the per-core figure on a busy machine).
 
     python benchmarks/bench_fuzz.py [--inputs 150] [--rounds 3] [--atheris --runs 400] [--targets a,b]
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -72,7 +74,8 @@ def _measures(name: str) -> dict[str, Callable[[bytes], object]]:
     target = TARGETS[name]
     measures: dict[str, Callable[[bytes], object]] = {"lockstep": target.check}
     if isinstance(target, LockstepTarget):
-        measures["engine alone"] = lambda data: run_scenario(target.scenario(data), alone=target.target_compat)
+        compat, scenario = target.target_compat, target.scenario
+        measures["engine alone"] = lambda data: run_scenario(scenario(data), alone="engine", target_compat=compat)
         measures["s2n alone"] = lambda data: run_scenario(target.scenario(data), alone="s2n")
     return measures
 
@@ -87,15 +90,20 @@ def _safe(run: Callable[[bytes], object]) -> Callable[[bytes], object]:
     return guarded
 
 
-def _atheris_rate(name: str, runs: int) -> float:
+def _atheris_rate(name: str, runs: int) -> tuple[float, float]:
+    """libFuzzer's execs per wall-clock second, and per CPU second of the fuzzing processes (per core:
+    on a shared, busy machine the wall-clock figure says more about the neighbours than the target)."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "tlsdiff.cli", "fuzz", name, "--runs", str(runs), "--json",
                    "--findings", f"{folder}/findings", "--corpus", folder]  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(command, capture_output=True, text=True, check=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
-            return 0.0
+            return 0.0, 0.0
         stats = json.loads(done.stdout.strip().splitlines()[-1])
-        return float(stats["execs_per_second"])
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        return float(stats["execs_per_second"]), stats["execs"] / cpu if cpu else 0.0
 
 
 def main() -> None:
@@ -107,7 +115,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=400)
     args = parser.parse_args()
     names = args.targets.split(",") if args.targets else sorted(TARGETS.keys())
-    print(f"{'target':<20} {'lockstep/s':>11} {'engine/s':>9} {'s2n/s':>8} {'ratio':>6} {'atheris/s':>10}")
+    columns = f"{'lockstep/s':>11} {'engine/s':>9} {'s2n/s':>8} {'ratio':>6} {'atheris/s':>10} {'per cpu-s':>10}"
+    print(f"{'target':<20} {columns}")
     for name in names:
         inputs = _inputs(name, args.inputs)
         measures = {label: _safe(run) for label, run in _measures(name).items()}
@@ -121,10 +130,12 @@ def main() -> None:
         engine, s2n = best.get("engine alone"), best.get("s2n alone")
         ratio = f"{(1 / lockstep) / (1 / engine + 1 / s2n):6.2f}" if engine and s2n else "     -"
         shown = f"{engine:9.0f} {s2n:8.0f}" if engine and s2n else f"{'-':>9} {'-':>8}"
-        under = f"{_atheris_rate(name, args.runs):10.0f}" if args.atheris else f"{'-':>10}"
+        wall, cpu = _atheris_rate(name, args.runs) if args.atheris else (0.0, 0.0)
+        under = f"{wall:10.0f} {cpu:10.0f}" if args.atheris else f"{'-':>10} {'-':>10}"
         print(f"{name:<20} {lockstep:11.0f} {shown} {ratio} {under}", flush=True)
     print("ratio: lockstep time over (engine alone + s2n alone) on the same inputs; below 1: the peer is shared")
-    print("and a lockstep run stops at its first divergence. atheris/s: libFuzzer's own figure, start-up included.")
+    print("and a lockstep run stops at its first divergence. atheris/s: libFuzzer's own figure, start-up included;")
+    print("per cpu-s: its executions over the CPU time of the fuzzing processes (per core, whatever the load).")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,9 @@ def _fuzz(target: str, runs: int, seed: int, findings: Path) -> dict[str, object
     (findings / "corpus" / target).mkdir(parents=True, exist_ok=True)
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if done.returncode != 0:
-        raise SystemExit(f"[fuzz] {target} failed:\n{done.stderr[-2000:]}")
+        log = findings / f"{target}.log"  # the target's last line says why (a missing build: which one to build)
+        last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.is_file() else []
+        raise SystemExit(f"[fuzz] {target} failed: {''.join(last)}\n{done.stderr[-2000:]}")
     stats: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return stats
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake libssl-dev openssl valgrind tshark gnutls-bin)
+packages=(build-essential cmake libssl-dev openssl valgrind tshark gnutls-bin chromium clang libclang-rt-14-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

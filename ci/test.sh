@@ -14,9 +14,17 @@ echo "[test] ruff format --check"
 echo "[test] mypy --strict"
 .venv/bin/mypy
 
+# Every build first (all cached): the cross-build tests run s2n on both builds at once, and the
+# coverage build (5.5 to 7 minutes cold on 2 cores, two thirds of it atheris from source) serves
+# tests/tlsdiff/test_native_coverage.py.
 for profile in $profiles; do
     echo "[test] s2n-tls build, profile $profile"
     .venv/bin/tlsdiff build --profile "$profile"
+done
+echo "[test] s2n-tls coverage build (clang, -fsanitize=fuzzer-no-link,address, atheris from source)"
+.venv/bin/tlsdiff build --profile openssl --coverage
+
+for profile in $profiles; do
     echo "[test] pytest, profile $profile"
     marks=()
     # The engine reproduces the OpenSSL 3.0 build's draws; on aws-lc only the bridge tests run.

@@ -31,6 +31,10 @@ class CertifiedKey:
     chain: tuple[bytes, ...]
     signer: Signer
 
+    def __deepcopy__(self, memo: dict[int, object]) -> CertifiedKey:
+        # Immutable and part of the config: a copied connection shares it (and its signer's memo).
+        return self
+
     @cached_property
     def leaf(self) -> x509.Certificate:
         """The end-entity certificate (parsed once; negotiation reads it on every handshake)."""
@@ -101,7 +105,10 @@ class Compat:
     # (tls/s2n_key_update.c, s2n_key_update_recv); RFC 8446 wants decode_error for a body
     # that is not exactly one byte. And an s2n server takes a post-handshake message only whole
     # in the record that ends its header (tls/s2n_post_handshake.c:107-129, S2N_ERR_BAD_MESSAGE:
-    # it keeps no buffer for more), where RFC 8446 section 5.1 lets a message span records.
+    # it keeps no buffer for more), where RFC 8446 section 5.1 lets a message span records. It checks a
+    # post-handshake message's length (64 KiB at most) only once a byte of its body is in
+    # (tls/s2n_post_handshake.c:101-102): a record that ends with the header of a longer one leaves it
+    # waiting; the RFC reading refuses the header at once (decode_error).
     lenient_key_update: bool = True
     # s2n reads plaintext records over 2^14 bytes (tls/s2n_record_read.c:159-170: "incorrect
     # implementations exist in the wild") up to 17535 bytes: a longer one fails in the null cipher's
@@ -109,6 +116,11 @@ class Compat:
     # record length is refused on the header. RFC 8446 section 5.1 says record_overflow above 2^14
     # (and above 2^14 + 256 for a protected record, on the header).
     oversized_plaintext_records: bool = True
+    # s2n lets a decrypted TLSInnerPlaintext (content, type and padding) run 16 bytes past 2^14 + 1
+    # ("Certain versions of Java can generate inner plaintexts with lengths up to
+    # S2N_MAXIMUM_INNER_PLAINTEXT_LENGTH + 16", tls/s2n_record_read.c:326-336, S2N_ERR_MAX_INNER_PLAINTEXT_SIZE
+    # above that). RFC 8446 section 5.4: it MUST NOT exceed 2^14 + 1 octets (record_overflow here).
+    inner_plaintext_slack: bool = True
     # Once the protocol version is established (a client has read the ServerHello or
     # HelloRetryRequest, a server has written its ServerHello: tls/s2n_server_hello.c:273, :340),
     # s2n refuses on the header alone a record whose legacy_record_version is not 0x0303
@@ -210,6 +222,7 @@ class Compat:
             refuse_change_cipher_spec_before_server_hello=False,
             lenient_key_update=False,
             oversized_plaintext_records=False,
+            inner_plaintext_slack=False,
             record_version_check=False,
             s2n_record_framing=False,
             lenient_client_hello=False,

@@ -172,7 +172,10 @@ class TLSConnection:
         hooks = instrumentation or _NO_INSTRUMENTATION
         compat = config.compat
         reading = RecordReading(
-            compat.oversized_plaintext_records, compat.s2n_record_framing, compat.record_version_check
+            compat.oversized_plaintext_records,
+            compat.s2n_record_framing,
+            compat.record_version_check,
+            compat.inner_plaintext_slack,
         )
         records = RecordLayer(config.max_record_plaintext, reading=reading, defer_sealing=hooks.defer_sealing)
         records.allow_plaintext_alerts = config.compat.plaintext_alerts_in_handshake
@@ -214,6 +217,7 @@ class TLSConnection:
                 if self._peer_closed or self._error is not None:
                     break
         except TLSError as error:
+            error.events_before = tuple(events)
             self._fail(error)
             raise
         return events
@@ -427,6 +431,8 @@ class TLSConnection:
                 self.ctx.records.ignore_protected_change_cipher_spec = (
                     self.ctx.config.compat.protected_change_cipher_spec_after_handshake
                 )
+                # tls/s2n_post_handshake.c:101-102: s2n waits for a body byte before it checks the length.
+                incoming.check_length_on_header = not self.ctx.config.compat.lenient_key_update
                 events.append(HandshakeComplete())
         if self.handshake_complete:
             check_post_handshake_fragment(self.ctx, incoming.pending)  # tls/s2n_post_handshake.c:129

@@ -77,6 +77,9 @@ class TLSError(Exception):
 
     alert: AlertDescription = AlertDescription.INTERNAL_ERROR
     sends_alert: ClassVar[bool] = True
+    # Set by ``TLSConnection.receive_data``: the events the records before the failing one produced
+    # (data the peer sent before it is still the peer's data; s2n_recv hands it up before it fails).
+    events_before: tuple[object, ...] = ()
 
 
 class ConfigurationError(ValueError):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms
 
 __all__ = [
     "MAX_SEED",
@@ -96,26 +96,33 @@ class SeededRandomSource:
     """The seeded stream for ``(seed, label)``, with an optional log of every draw."""
 
     def __init__(self, seed: int, label: StreamLabel, *, log: list[Draw] | None = None) -> None:
-        nonce_and_counter = bytes(16)  # 32-bit counter 0, then the 96-bit nonce 0
-        cipher = Cipher(algorithms.ChaCha20(stream_key(seed, label), nonce_and_counter), mode=None)
-        self._keystream = cipher.encryptor()
         self._seed = seed
         self._label = label
         self._log = log
         self.drawn = 0
+        self._keystream: CipherContext | None = self._new_keystream()
+
+    def _new_keystream(self) -> CipherContext:
+        nonce_and_counter = bytes(16)  # 32-bit counter 0, then the 96-bit nonce 0
+        return Cipher(
+            algorithms.ChaCha20(stream_key(self._seed, self._label), nonce_and_counter), mode=None
+        ).encryptor()
 
     def __deepcopy__(self, memo: dict[int, object]) -> SeededRandomSource:
-        # A cipher context cannot be copied: a copy replays the stream to where this one stands.
-        log = copy.deepcopy(self._log, memo)
-        twin = SeededRandomSource(self._seed, self._label, log=log)
-        twin._keystream.update(bytes(self.drawn))
-        twin.drawn = self.drawn
+        # A cipher context cannot be copied: a copy replays the stream to where this one stands, on its
+        # first draw (a connection copied after its handshake may never draw again).
+        twin = copy.copy(self)
+        twin._log = copy.deepcopy(self._log, memo)
+        twin._keystream = None
         return twin
 
     def draw(self, size: int, kind: DrawKind = DrawKind.BYTES) -> bytes:
         """Return the next ``size`` bytes of the stream."""
         if size < 0:
             raise ValueError(f"cannot draw {size} bytes")
+        if self._keystream is None:
+            self._keystream = self._new_keystream()
+            self._keystream.update(bytes(self.drawn))
         if self._log is not None:
             self._log.append(Draw(self._label.value.decode(), size, kind))
         self.drawn += size

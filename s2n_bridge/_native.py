@@ -14,7 +14,7 @@ import threading
 from functools import cache
 from typing import Any
 
-from s2n_bridge._profile import Profile, cache_root, selected_profile
+from s2n_bridge._profile import Profile, profile_dir, selected_profile
 
 __all__ = ["BridgeNotBuiltError", "native", "profile"]
 
@@ -26,22 +26,30 @@ class BridgeNotBuiltError(ImportError):
 
 
 def profile() -> Profile:
-    """The profile this process uses (``TLSDIFF_S2N_PROFILE``)."""
+    """The profile this process uses (``TLSDIFF_S2N_PROFILE``, ``TLSDIFF_S2N_COVERAGE``)."""
     return selected_profile()
 
 
 def _load_module(selected: Profile) -> Any:
-    ext_dir = cache_root() / selected.name / "ext"
+    ext_dir = profile_dir(selected) / "ext"
     candidates = sorted(ext_dir.glob(f"{selected.module}.*.so")) if ext_dir.is_dir() else []
     if not candidates:
         raise BridgeNotBuiltError(
-            f"s2n-tls bridge ({selected.name} profile) is not built; run: tlsdiff build --profile {selected.name}"
+            f"s2n-tls bridge ({selected.directory} build) is not built; run: {selected.build_command}"
         )
     spec = importlib.util.spec_from_file_location(f"s2n_bridge.{selected.module}", candidates[0])
     if spec is None or spec.loader is None:
         raise BridgeNotBuiltError(f"cannot load {candidates[0]}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except ImportError as error:
+        if not selected.coverage:
+            raise
+        # The instrumented extension resolves ASan and libFuzzer symbols from the preload.
+        raise BridgeNotBuiltError(
+            f"the coverage build loads only under its preload (tlsdiff fuzz --coverage): {error}"
+        ) from error
     return module
 
 

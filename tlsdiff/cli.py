@@ -4,8 +4,9 @@ Subcommands: ``build`` (s2n-tls and the bridge), ``pair`` (any client against an
 server, engine or s2n, in memory, summarised), ``s2n-handshake`` (``pair`` with s2n
 on both sides), ``demo`` (the main job: every scenario four ways over several policies
 and certificates, then a short differential fuzz run), ``fuzz`` (run, list or replay
-fuzz targets), ``corpus`` (generate or merge seed corpora). Bad input gets a one-line
-message and a non-zero exit.
+fuzz targets), ``corpus`` (generate or merge seed corpora), ``triage`` (replay, group and
+minimise a findings directory; HTML report). Bad input gets a one-line message and a
+non-zero exit.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def _print_summary(summary: dict[str, Any], records: Sequence[Record]) -> None:
 def _cmd_build(args: argparse.Namespace) -> int:
     from s2n_bridge.build import main as build_main  # noqa: PLC0415  (no extension needed to build it)
 
-    return build_main(["--profile", args.profile] if args.profile else [])
+    return build_main((["--profile", args.profile] if args.profile else []) + (["--coverage"] if args.coverage else []))
 
 
 def _cmd_pair(args: argparse.Namespace) -> int:
@@ -161,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build s2n-tls from pinned source and the cffi bridge")
     build.add_argument("--profile", choices=("openssl", "aws-lc"), help="libcrypto to build against (default: openssl)")
+    coverage_help = "the coverage build instead: clang, -fsanitize=fuzzer-no-link,address, atheris from source"
+    build.add_argument("--coverage", action="store_true", help=coverage_help + " (for tlsdiff fuzz --coverage)")
     build.set_defaults(run=_cmd_build)
     handshake = commands.add_parser("s2n-handshake", help="run an s2n client and server in memory and summarise")
     _scenario_options(handshake)
@@ -177,6 +180,9 @@ def _parser() -> argparse.ArgumentParser:
     from tlsdiff.fuzz_cli import add_commands  # noqa: PLC0415
 
     add_commands(commands, _seed)
+    from tlsdiff.triage_cli import add_triage_command  # noqa: PLC0415
+
+    add_triage_command(commands)
     return parser
 
 

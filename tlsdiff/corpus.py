@@ -1,37 +1,56 @@
-"""Seed corpora, made reproducibly by one command (``tlsdiff corpus generate``), and corpus merging.
+"""Seed corpora, made reproducibly by one command (``tlsdiff corpus generate``); corpus merging and minimizing.
 
 Lockstep targets get scenarios (``tlsdiff.fuzz_scenario``): every policy family, every
 certificate type, HelloRetryRequest pairs, several seeds, with and without a first
-mutation, and event sequences after the handshake. The ClientHello parse target gets
+mutation, and event sequences after the handshake. The record-layer target gets its own
+inputs (``tlsdiff.record_input.seed_inputs``); the cross-build target the server and client
+handshakes in its lane. The ClientHello parse target gets
 ClientHello bodies: the engine's under many policies, RFC 8448's, and (when the
 project's set-up installed them) ones captured on loopback from ``openssl s_client``,
 ``gnutls-cli`` and Python's ``ssl`` by ``ci/capture_client_hellos.py``. Seeds are named
 by their SHA-256, so generating twice writes the same files.
+
+Corpus upkeep runs the target's own script under libFuzzer: ``merge`` (``-merge=1``) adds
+what brings new coverage to a corpus; ``minimize`` (``-set_cover_merge=1``) rewrites one to
+a small set of its inputs that covers the same features, replacing it in one rename.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.policies import TLS13_POLICY_NAMES
 from tlsdiff.certs import CERT_TYPES, TRUST_CHOICES
 from tlsdiff.fuzz_scenario import Action, Event, Mutation, Peer, Scenario, Stage
 from tlsdiff.harness import Role
+from tlsdiff.record_input import seed_inputs
 
-__all__ = ["HELLO_RETRY_PAIRS", "generate", "merge", "scenario_seeds"]
+__all__ = [
+    "HELLO_RETRY_PAIRS",
+    "Minimized",
+    "dictionary",
+    "generate",
+    "merge",
+    "minimize",
+    "scenario_seeds",
+    "set_cover_merge_supported",
+]
 
 # (target policy, peer policy, role of the target): pairs that make the server send a HelloRetryRequest.
 HELLO_RETRY_PAIRS = (("20250211", "default_tls13"), ("20251113", "test_all_tls13"))
 _POLICY_STEP = 7  # every 7th policy: all families, a corpus that stays small
-_SCENARIO_TARGETS = ("server_diff", "client_diff", "conversation_diff", "record_diff", "cert_chain_diff",
-                     "engine_robustness")  # fmt: skip
+_SCENARIO_TARGETS = ("server_diff", "client_diff", "conversation_diff", "cert_chain_diff", "engine_robustness")
 _CONVERSATIONS = (
     (Event(Action.PEER_DATA, 5120), Event(Action.TARGET_DATA, 20000), Event(Action.PEER_CLOSE)),
     (Event(Action.PEER_KEY_UPDATE, 1), Event(Action.PEER_DATA, 100), Event(Action.TARGET_KEY_UPDATE, 0)),
@@ -39,6 +58,8 @@ _CONVERSATIONS = (
     (Event(Action.PEER_ALERT, 10),),
     (Event(Action.TARGET_DATA, 1), Event(Action.PEER_DATA, 0), Event(Action.PEER_EOF)),
 )
+_MERGE_TIMEOUT = 3600
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2  # <fcntl.h>, <linux/fs.h>
 
 
 def _handshakes(role: Role) -> Iterator[Scenario]:
@@ -58,17 +79,22 @@ def scenario_seeds(target: str) -> list[Scenario]:
     """The seed scenarios of a lockstep target."""
     role = Role.CLIENT if target in ("client_diff", "cert_chain_diff") else Role.SERVER
     seeds = list(_handshakes(role))
-    if target in ("conversation_diff", "record_diff", "engine_robustness"):
+    if target in ("conversation_diff", "engine_robustness"):
         seeds += [Scenario(role=role, seed=6 + n, events=events) for n, events in enumerate(_CONVERSATIONS)]
-    if target == "record_diff":
-        seeds += [Scenario(seed=20, mutations=(Mutation(Stage.RECORDS, 2, 0, op, 0, 1),),
-                           events=(Event(Action.PEER_DATA, 300),)) for op in range(4)]  # fmt: skip
     if target == "cert_chain_diff":
         pairs = enumerate(zip(CERT_TYPES * 2, TRUST_CHOICES[1:], strict=False))
         seeds += [Scenario(role=role, cert_type=cert_type, trust=trust, seed=40 + n) for n, (cert_type, trust) in pairs]
     first = Mutation(Stage.MESSAGE, 0, 0, 1, 3, 1)
     seeds.append(Scenario(role=role, seed=30, mutations=(first,)))
     return seeds
+
+
+def _cross_build_seeds() -> Iterator[bytes]:
+    """The server and client handshakes, in the cross-build target's lane (policies both builds share)."""
+    from tlsdiff.target_cross import cross_lane  # noqa: PLC0415
+
+    seeds = [*scenario_seeds("server_diff"), *scenario_seeds("client_diff")]
+    yield from dict.fromkeys(cross_lane(seed).encode() for seed in seeds)
 
 
 def _rfc8448_client_hellos() -> Iterator[bytes]:
@@ -138,7 +164,9 @@ def generate(out: Path) -> dict[str, int]:
     }
     dicts = out / "dicts"
     dicts.mkdir(parents=True, exist_ok=True)
-    for target in (*_SCENARIO_TARGETS, "client_hello_parse"):
+    counts["record_diff"] = _write(out / "record_diff", (value.encode() for value in seed_inputs()))
+    counts["cross_build_diff"] = _write(out / "cross_build_diff", _cross_build_seeds())
+    for target in (*_SCENARIO_TARGETS, "record_diff", "cross_build_diff", "client_hello_parse"):
         (dicts / f"{target}.dict").write_text(
             "# TLS 1.3 constants (tlsdiff corpus generate)\n" + "\n".join(dictionary()) + "\n"
         )
@@ -147,21 +175,125 @@ def generate(out: Path) -> dict[str, int]:
     return counts
 
 
-def merge(target: str, sources: list[Path], script: Path, into: Path | None = None) -> tuple[int, int]:
-    """libFuzzer's ``-merge=1`` of ``sources`` into ``into`` (default ``corpus/TARGET``): keep what adds coverage.
+def _count(folder: Path) -> int:
+    return sum(1 for path in folder.iterdir() if path.is_file())
 
-    Returns the number of inputs before and after.
-    """
-    corpus = into or Path(__file__).resolve().parent.parent / "corpus" / target
-    corpus.mkdir(parents=True, exist_ok=True)
-    before = sum(1 for _ in corpus.iterdir())
+
+def _run_merge(script: Path, flag: str, into: Path, sources: Sequence[Path], env: Mapping[str, str]) -> str:
+    """One libFuzzer merge (``flag``) of ``sources`` into ``into``; its stderr."""
     for source in sources:
         if not source.is_dir():
             raise OSError(f"not a directory: {source}")
-    command = [sys.executable, str(script), "-merge=1", str(corpus), *map(str, sources)]
-    # libFuzzer's merge re-runs the script itself: its shebang must find this interpreter first on PATH.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    done = subprocess.run(command, capture_output=True, timeout=3600, check=False, env=env)
-    if done.returncode != 0:
-        raise OSError(f"merge failed: {done.stderr.decode(errors='replace').strip().splitlines()[-1:]}")
-    return before, sum(1 for _ in corpus.iterdir())
+    # env is the fuzz runner's (TLSDIFF_KEEP_GOING=1): an input that makes a finding is saved and
+    # kept, where a bare script would crash on it and libFuzzer's merge would leave it out.
+    command = [sys.executable, str(script), flag, str(into), *map(str, sources)]
+    done = subprocess.run(command, capture_output=True, timeout=_MERGE_TIMEOUT, check=False, env=dict(env))
+    stderr = done.stderr.decode(errors="replace")
+    if done.returncode != 0 or "MERGE-OUTER: successful" not in stderr:
+        raise OSError(f"{flag} failed: {stderr.strip().splitlines()[-1:]}")
+    return stderr
+
+
+def merge(
+    target: str, sources: list[Path], script: Path, into: Path | None = None, *, env: Mapping[str, str]
+) -> tuple[int, int]:
+    """libFuzzer's ``-merge=1`` of ``sources`` into ``into`` (default ``corpus/TARGET``): keep what adds coverage.
+
+    ``env`` is the environment the script runs in (the fuzz runner's). Returns the number of
+    inputs before and after.
+    """
+    corpus = into or Path(__file__).resolve().parent.parent / "corpus" / target
+    corpus.mkdir(parents=True, exist_ok=True)
+    before = _count(corpus)
+    _run_merge(script, "-merge=1", corpus, sources, env)
+    return before, _count(corpus)
+
+
+@dataclass(frozen=True)
+class Minimized:
+    """What ``minimize`` did: inputs before and after, and how (the merge flag, or why the fallback)."""
+
+    before: int
+    after: int
+    how: str
+
+
+def set_cover_merge_supported(script: Path, env: Mapping[str, str]) -> bool:
+    """Whether the libFuzzer behind ``script`` knows ``-set_cover_merge`` (an unknown flag is only a warning)."""
+    done = subprocess.run([sys.executable, str(script), "-help=1"], capture_output=True, timeout=_MERGE_TIMEOUT,
+                          check=False, env=dict(env))  # fmt: skip
+    return b"set_cover_merge" in done.stdout + done.stderr
+
+
+def _fsync_tree(folder: Path) -> None:
+    """libFuzzer writes its files without fsync: make them durable before they replace a corpus."""
+    for path in folder.iterdir():
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _exchange(first: Path, second: Path) -> None:
+    """Swap two directories' names. Linux's renameat2(RENAME_EXCHANGE) does it in one step; elsewhere, three
+    renames, during which ``second`` is briefly absent but both contents always exist under some name."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is not None:
+        if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+            return
+        error = ctypes.get_errno()
+        if error not in (errno.EINVAL, errno.ENOSYS):  # the file system or kernel cannot exchange
+            raise OSError(error, os.strerror(error), str(second))
+    parked = first.with_name(first.name + ".old")
+    os.rename(second, parked)
+    os.rename(first, second)
+    os.rename(parked, first)
+
+
+def _put_in_place(fresh: Path, destination: Path) -> None:
+    if destination.exists():
+        _exchange(fresh, destination)
+        shutil.rmtree(fresh)  # now the old folder
+    else:
+        os.rename(fresh, destination)
+    descriptor = os.open(destination.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def minimize(script: Path, folder: Path, *, env: Mapping[str, str], into: Path | None = None) -> Minimized:
+    """Rewrite ``folder`` (or write ``into``, new or empty) as a small covering set of its inputs.
+
+    libFuzzer's ``-set_cover_merge=1`` (``-merge=1`` where libFuzzer lacks it, said in ``how``)
+    writes into a fresh hidden sibling of the destination, which then replaces it in one
+    rename: an interrupted run leaves the folder as it was (and at worst a ``.NAME.*.tmp``
+    folder, safe to delete).
+    """
+    if not folder.is_dir():
+        raise OSError(f"not a directory: {folder}")
+    destination = into or folder
+    if into is not None and into.exists() and (not into.is_dir() or any(into.iterdir())):
+        raise ValueError(f"--into {into} exists and is not an empty directory")
+    if into is not None and into.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"--into {into} is inside {folder}")
+    supported = set_cover_merge_supported(script, env)
+    flag = "-set_cover_merge=1" if supported else "-merge=1"
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
+    try:
+        before = _count(folder)
+        _run_merge(script, flag, fresh, [folder], env)
+        _fsync_tree(fresh)
+        _put_in_place(fresh, destination)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+    how = flag if supported else "-merge=1: this libFuzzer has no -set_cover_merge"
+    return Minimized(before, _count(destination), how)

@@ -233,6 +233,7 @@ class _S2NEndpoint:
         self._restored = restored
         self._complete = restored is not None
         self._ended: Outcome | None = None
+        self._received = bytearray()  # what the current verb read so far
 
     def serialize(self, setup: Setup) -> S2NSnapshot | None:
         """Snapshot this established connection, or None when s2n cannot: it refuses while it holds
@@ -251,6 +252,7 @@ class _S2NEndpoint:
         if self._ended is not None:
             return replace(self._ended, output=b"", data=b"")
         self._cached.router.sink = self.key_log
+        self._received = bytearray()
         try:
             return action()
         except S2NAlertError as error:
@@ -269,10 +271,11 @@ class _S2NEndpoint:
         """Negotiate until blocked; once complete, read what arrived (post-handshake messages, data, close)."""
         if not self._complete:
             self._complete = self._connection.negotiate()
-        received = bytearray()
+        # What arrived before a failure or an alert in the same delivery is still delivered (``_end``).
+        received = self._received
         while self._complete and (chunk := self._connection.recv()) is not None:
             if chunk == b"":
-                return self._end(Status.PEER_CLOSED, "", answer_close=True, data=bytes(received))
+                return self._end(Status.PEER_CLOSED, "", answer_close=True)
             received += chunk
         status = Status.COMPLETE if self._complete else Status.WAITING
         return self._outcome(status, self._connection.take_outgoing(), data=bytes(received))
@@ -298,7 +301,7 @@ class _S2NEndpoint:
         output = self._connection.take_outgoing()
         if alert:
             output += self._connection.send_pending_alert()
-        self._ended = self._outcome(status, output, error=error, **extra)
+        self._ended = self._outcome(status, output, error=error, data=bytes(self._received), **extra)
         return self._ended
 
     def start(self) -> Outcome:
@@ -408,7 +411,8 @@ class EngineEndpoint:
             self._ended = self._outcome(Status.PEER_EOF, error=type(error).__name__)
             return self._ended
         except TLSError as error:
-            self._ended = self._outcome(Status.FAILED, error=type(error).__name__)
+            received = b"".join(event.data for event in error.events_before if isinstance(event, DataReceived))
+            self._ended = self._outcome(Status.FAILED, error=type(error).__name__, data=received)
             return self._ended
 
     def _verb(self, verb: str, data: bytes, request_peer: bool) -> Outcome:
@@ -421,7 +425,7 @@ class EngineEndpoint:
             connection.key_update(request_peer=request_peer)
         elif verb == "close":
             connection.close()
-        else:
+        elif verb != "nothing":
             return self._receive(data)
         return self._outcome(Status.WAITING)
 
@@ -445,9 +449,12 @@ class EngineEndpoint:
         return self._guarded("start")
 
     def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
-        outcome = self._guarded("deliver", data)
+        # The engine reads receive_data(b"") as the end of the stream; here only ``eof`` means that.
+        outcome = self._guarded("deliver", data) if data else self._guarded("nothing")
         if eof and not outcome.ended:
-            outcome = self._guarded("deliver", b"")
+            end = self._guarded("deliver", b"")
+            # One delivery, one outcome: what the data brought, then the end of the stream.
+            outcome = replace(end, output=outcome.output + end.output, data=outcome.data + end.data)
         return outcome
 
     def send(self, data: bytes) -> Outcome:

@@ -18,6 +18,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from tlsdiff.delivery import deliver, merge, payload, within_budget
+from tlsdiff.freeze import Frozen
 from tlsdiff.fuzz_scenario import Action, Event, Peer, Scenario, Stage
 from tlsdiff.harness import (
     Endpoint,
@@ -36,21 +38,15 @@ from tlsdiff.oracle import Divergence, compare
 from tlsdiff.peer import FLIGHT_MODULUS, MutatingPeer, WireMutatingPeer
 
 __all__ = [
-    "DATA_BUDGET",
-    "MAX_DATA",
-    "MAX_EVENTS",
+    "Established",
     "RunResult",
     "SnapshotMismatchError",
+    "deliver",
+    "established",
     "run_scenario",
     "target_direction",
 ]
 
-MAX_DATA = 1 << 15  # an event's data size is taken modulo this, to keep one run short
-MAX_EVENTS = 16
-DATA_BUDGET = 1 << 18  # bytes (and pieces: _PIECE_COST each) one run's events may move
-_PIECE_COST = 256
-_MAX_PIECES = 64
-_DATA_ACTIONS = frozenset({Action.PEER_DATA, Action.TARGET_DATA, Action.PEER_KEY_UPDATE, Action.TARGET_KEY_UPDATE})
 _MAX_ROUNDS = 12  # a TLS 1.3 handshake takes at most 4 flights each way; more means a loop
 _SNAPSHOT_LIMIT = 2048  # handshakes (and openings, in their own cache) kept for reuse: about 30 KiB each
 _MAX_HANDSHAKE_FLIGHTS = 4  # a peer's flights in one handshake: two ClientHellos and a Finished at most
@@ -73,79 +69,11 @@ def target_direction(role: Role) -> str:
     return "server->client" if role is Role.SERVER else "client->server"
 
 
-def _bounded(event: Event) -> Event:
-    """The event with its data cut to at most ``_MAX_PIECES`` pieces (the cost of a run is per record)."""
-    if event.action in _DATA_ACTIONS and event.chunk:
-        return replace(event, size=min(event.size % MAX_DATA, event.chunk * _MAX_PIECES))
-    return event
-
-
-def _cost(event: Event) -> int:
-    size = event.size % MAX_DATA if event.action in _DATA_ACTIONS else 0
-    pieces = -(-size // event.chunk) if event.chunk else 1
-    return size + pieces * _PIECE_COST
-
-
-def _within_budget(events: tuple[Event, ...]) -> tuple[Event, ...]:
-    """The events a run does: at most ``MAX_EVENTS``, each cut to ``_MAX_PIECES`` pieces, and none past ``DATA_BUDGET``.
-
-    A fuzzer input can ask for a dozen 32 KiB transfers in 1-byte pieces; without a bound one
-    input takes longer than libFuzzer's timeout and the run ends on a "timeout" that is no finding.
-    """
-    kept: list[Event] = []
-    spent = 0
-    for event in map(_bounded, events[:MAX_EVENTS]):
-        spent += _cost(event)
-        if spent > DATA_BUDGET:
-            break
-        kept.append(event)
-    return tuple(kept)
-
-
 def _step_name(step: str, round_number: int) -> str:
     """``flight`` rounds are numbered from 0; an event's first round is the event itself, then ``+1``, ``+2``."""
     if step == "flight":
         return f"flight{round_number}"
     return step if round_number == 0 else f"{step}+{round_number}"
-
-
-def _payload(size: int) -> bytes:
-    size %= MAX_DATA
-    return (bytes(range(256)) * (size // 256 + 1))[:size]
-
-
-def _merge(first: Outcome, second: Outcome) -> Outcome:
-    """Two verbs in a row seen as one step: outputs and data joined, the later status."""
-    return replace(second, output=first.output + second.output, data=first.data + second.data)
-
-
-def _pieces(data: bytes, chunk: int) -> list[bytes]:
-    """``data`` cut into ``chunk``-byte pieces: the first ``_MAX_PIECES`` of them, then the rest whole.
-
-    The first pieces carry what fragmentation tests (record and message headers split
-    anywhere); a 16 KiB flight in 1-byte pieces would cost thousands of deliveries.
-    """
-    if not chunk or not data:
-        return [data]
-    head = [data[start : start + chunk] for start in range(0, min(len(data), chunk * _MAX_PIECES), chunk)]
-    rest = data[chunk * _MAX_PIECES :]
-    return [*head, rest] if rest else head
-
-
-def _deliver(target: Endpoint, data: bytes, chunk: int, *, eof: bool = False) -> Outcome:
-    """The pieces one after the other, seen as one step (as ``_merge`` would, joined once at the end)."""
-    pieces = _pieces(data, chunk)
-    outcome = target.deliver(pieces[0], eof=eof and len(pieces) == 1)
-    if len(pieces) == 1:
-        return outcome
-    outputs, received = [outcome.output], [outcome.data]
-    for index, piece in enumerate(pieces[1:], start=2):
-        if outcome.ended:
-            break
-        outcome = target.deliver(piece, eof=eof and index == len(pieces))
-        outputs.append(outcome.output)
-        received.append(outcome.data)
-    return replace(outcome, output=b"".join(outputs), data=b"".join(received))
 
 
 @dataclass
@@ -204,7 +132,7 @@ class _Run:
         """One flight of the peer to both targets: (divergence, ended, the targets' answer)."""
         self._record_peer(wire)
         chunk = self.scenario.chunk
-        engine, s2n = _deliver(self.engine, wire, chunk, eof=eof), _deliver(self.s2n, wire, chunk, eof=eof)
+        engine, s2n = deliver(self.engine, wire, chunk, eof=eof), deliver(self.s2n, wire, chunk, eof=eof)
         divergence = self._check(_step_name(step, round_number), engine, s2n)
         return divergence, divergence is not None or engine.ended, engine.output
 
@@ -252,7 +180,7 @@ class _Run:
 
     def event(self, index: int, event: Event) -> tuple[Divergence | None, bool]:
         step = f"event{index}:{event.action.name.lower()}"
-        action, data = event.action, _payload(event.size)
+        action, data = event.action, payload(event.size)
         if action is Action.PEER_DATA:
             return self.exchange(step, self._peer_send(data, event.chunk))
         if action is Action.PEER_KEY_UPDATE:
@@ -282,8 +210,8 @@ class _Run:
             return self.targets_act(step, self.engine.close(), self.s2n.close())
         # TARGET_KEY_UPDATE: s2n writes its KeyUpdate with the next record, so the step is "update, then send";
         # and s2n cannot ask its peer to update (tls/s2n_key_update.c), so neither target does.
-        engine = _merge(self.engine.key_update(request_peer=False), self.engine.send(data or b"k"))
-        s2n = _merge(self.s2n.key_update(request_peer=False), self.s2n.send(data or b"k"))
+        engine = merge(self.engine.key_update(request_peer=False), self.engine.send(data or b"k"))
+        s2n = merge(self.s2n.key_update(request_peer=False), self.s2n.send(data or b"k"))
         return self.targets_act(step, engine, s2n)
 
 
@@ -361,8 +289,10 @@ def _endpoints(scenario: Scenario, alone: str | None, target_compat: str) -> Ite
         engine: Endpoint
         s2n: Endpoint
         if alone is not None:
-            single = (stack.enter_context(open_endpoint(target_setup, "s2n")) if alone == "s2n"
-                      else open_engine(replace(target_setup, compat=alone)))  # fmt: skip
+            if alone not in ("engine", "s2n"):
+                raise ValueError(f"alone must be 'engine' or 's2n', not {alone!r}")
+            # target_setup carries target_compat: the engine's switches when it runs alone too.
+            single = stack.enter_context(open_endpoint(target_setup, alone))
             echo = _Echo(single)
             engine, s2n = _Recorded(single, echo), echo
         else:
@@ -385,9 +315,9 @@ def run_scenario(
 
     ``target_compat`` gives the engine target other switches than s2n's (``"rfc"``: every
     place where the RFC and s2n part shows as a divergence). With ``alone`` one target runs
-    by itself against the peer: ``"s2n"``, or the engine with the switches of that compat
-    mode name (the robustness target, where only exceptions matter, and the benchmarks'
-    engine-only and s2n-only costs).
+    by itself against the peer: ``"s2n"``, or ``"engine"`` with ``target_compat``'s switches
+    (the robustness target, where only exceptions matter, and the benchmarks' engine-only
+    and s2n-only costs).
 
     With ``snapshots`` a run starts from what an earlier run with the same beginning kept: a
     scenario with events from the established handshake (``_Snapshot``), any handshake from
@@ -419,7 +349,7 @@ def _signature(result: RunResult) -> str | None:
 
 def _finish(run: _Run, divergence: Divergence | None, ended: bool, complete: bool) -> RunResult:
     """The scenario's events after the handshake, then the result."""
-    for index, event in enumerate(_within_budget(run.scenario.events)):
+    for index, event in enumerate(within_budget(run.scenario.events)):
         if divergence is not None or ended or not run.complete:
             break
         divergence, ended = run.event(index, event)
@@ -427,26 +357,28 @@ def _finish(run: _Run, divergence: Divergence | None, ended: bool, complete: boo
     return RunResult(run.scenario, divergence, tuple(run.steps), run.transfers, key_logs, complete)
 
 
+_SideObjects = tuple[Endpoint, Endpoint, MutatingPeer, dict[str, list[tuple[str, bytes]]]]
+
+
 @dataclass(frozen=True)
 class _Sides:
-    """The engine target and the peer as objects, and the run so far: copied in, copied out."""
+    """The engine target, the peer, its mutation state and the transfers so far, frozen at one point
+    of a run (one graph: the peer's endpoint and its MutatingPeer stay one object), and the run's
+    other state then; every restore thaws its own copy."""
 
-    engine: Endpoint
-    peer: Endpoint
-    mutating: MutatingPeer
+    objects: Frozen[_SideObjects]
+    transfers: dict[str, list[tuple[str, bytes]]]  # as they were then: read, never written
     steps: tuple[str, ...]
-    transfers: dict[str, list[tuple[str, bytes]]]
     complete: bool
 
     @classmethod
     def of(cls, run: _Run, mutating: MutatingPeer) -> _Sides:
-        # One deepcopy for all of them: the peer's endpoint and its MutatingPeer stay one object graph.
-        engine, peer, kept, transfers = copy.deepcopy((run.engine, run.peer, mutating, run.transfers))
-        return cls(engine, peer, kept, tuple(run.steps), transfers, run.complete)
+        objects = Frozen.of((run.engine, run.peer, mutating, run.transfers))
+        return cls(objects, copy.deepcopy(run.transfers), tuple(run.steps), run.complete)
 
     def run(self, scenario: Scenario, s2n: Endpoint) -> _Run:
         """A fresh run of ``scenario`` from here, with ``s2n`` as the s2n target and its own mutations."""
-        engine, peer, mutating, transfers = copy.deepcopy((self.engine, self.peer, self.mutating, self.transfers))
+        engine, peer, mutating, transfers = self.objects.thaw()
         mutating.use_mutations(scenario.mutations)
         return _Run(scenario, engine, s2n, peer, mutating, list(self.steps), transfers, self.complete)
 
@@ -575,8 +507,33 @@ def _restore_opening(entry: _Opening, scenario: Scenario, target_compat: str, st
     kept = entry.sides.transfers["s2n"]
     written = [s2n.start().output] if scenario.role is Role.CLIENT else []
     flight0 = next(wire for direction, wire in kept if direction == run._to_target)
-    written.append(_deliver(s2n, flight0, scenario.chunk).output)
+    written.append(deliver(s2n, flight0, scenario.chunk).output)
     expected = [wire for direction, wire in kept if direction == run._to_peer]
     if [wire for wire in written if wire] != expected:
         raise SnapshotMismatchError("the s2n target did not repeat its opening")
     return run
+
+
+@dataclass(frozen=True)
+class Established:
+    """An agreed, complete handshake of ``scenario`` (mutations and events dropped), for targets that
+    start after it: the engine target frozen (``thaw`` gives a fresh copy), the s2n target as s2n
+    serialized it, every secret of the handshake and what the two conversations carried."""
+
+    scenario: Scenario
+    engine: Frozen[Endpoint]
+    s2n: S2NSnapshot
+    key_log: tuple[bytes, ...]
+    transfers: dict[str, list[tuple[str, bytes]]]
+
+
+def established(scenario: Scenario, target_compat: str = "s2n") -> Established | RunResult:
+    """The handshake of ``scenario`` (its mutations and events dropped) as an ``Established``, or its
+    result when there is nothing to continue from (a divergence, a failure, s2n holding input)."""
+    handshake = replace(scenario, mutations=(), events=())
+    entry, _ = _take_snapshot(handshake, target_compat)
+    if isinstance(entry, RunResult):
+        return entry
+    engine, peer, _, transfers = entry.sides.objects.thaw()
+    key_log = tuple(dict.fromkeys([*peer.key_log, *engine.key_log]))
+    return Established(handshake, Frozen.of(engine), entry.s2n, key_log, transfers)

@@ -154,6 +154,8 @@ def _mutate_wire(wire: bytes, mutations: Sequence[Mutation]) -> bytes:
 def _sealable(record: PlaintextRecord) -> PlaintextRecord:
     """Clip a record no header can frame (the mutators may grow one past 2^16-1 bytes with its padding)."""
     room = 0xFFFF - (1 + 16 if record.protection is not None else 0)
+    if len(record.content) + record.padding <= room:
+        return record
     padding = min(record.padding, room)
     return replace(record, content=record.content[: room - padding], padding=padding)
 

@@ -37,7 +37,7 @@ class RobustnessTarget:
         scenario = _lane(Scenario.decode(data))
         for compat in COMPAT_MODES:
             try:
-                run_scenario(scenario, alone=compat)
+                run_scenario(scenario, alone="engine", target_compat=compat)
             except Exception as error:  # (anything but a TLSError is the finding)
                 return crash_finding(self.name, f"{scenario.role.value}-{compat}", error, scenario)
         return None

@@ -184,18 +184,11 @@ def _conversation_lane(scenario: Scenario) -> Scenario:
     return _after_handshake(scenario, after, scenario.events)
 
 
-def _record_lane(scenario: Scenario) -> Scenario:
-    kept = tuple(
-        m
-        for m in scenario.mutations
-        if m.stage in (Stage.RECORDS, Stage.WIRE) and m.flight % FLIGHT_MODULUS >= _FIRST_FLIGHT_AFTER_HANDSHAKE
-    )
-    return _after_handshake(replace(scenario, role=Role.SERVER), kept, scenario.events[:4])
-
-
 def _targets() -> dict[str, Target]:
     from tlsdiff.target_chain import CertificateChainTarget  # noqa: PLC0415
+    from tlsdiff.target_cross import CrossBuildTarget  # noqa: PLC0415
     from tlsdiff.target_hello import ClientHelloParseTarget  # noqa: PLC0415
+    from tlsdiff.target_record import RecordLayerTarget  # noqa: PLC0415
     from tlsdiff.target_robust import RobustnessTarget  # noqa: PLC0415
 
     targets: list[Target] = [
@@ -203,11 +196,11 @@ def _targets() -> dict[str, Target]:
         LockstepTarget("client_diff", "client under test: mutated server flights", _client_lane),
         LockstepTarget("conversation_diff", "after the handshake: data, KeyUpdate, alerts, close, fragmentation",
                        _conversation_lane, events=True),
-        LockstepTarget("record_diff", "mutated protected records: both decrypt alike or reject alike", _record_lane,
-                       stages=(Stage.RECORDS, Stage.WIRE), events=True),
+        RecordLayerTarget(),
         ClientHelloParseTarget(),
         CertificateChainTarget(),
         RobustnessTarget(),
+        CrossBuildTarget(),
     ]  # fmt: skip
     compat = os.environ.get("TLSDIFF_TARGET_COMPAT", "s2n")
     if compat not in COMPAT_MODES:

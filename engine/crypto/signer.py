@@ -70,6 +70,11 @@ class KeySigner:
         self._key = private_key
         self._memo: dict[tuple[SignatureScheme, bytes, bytes], bytes] = {}
 
+    def __deepcopy__(self, memo: dict[int, object]) -> KeySigner:
+        # Part of the config every connection shares: a copied connection signs with the same key and
+        # memo (a copy of the memo in every snapshot of a connection would be most of the snapshot).
+        return self
+
     def public_key(self) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey:
         """The public half of the key (``EngineConfig`` checks it is the certificate's)."""
         return self._key.public_key()

@@ -8,6 +8,7 @@ position in its handshake type's message sequence (``engine.handshake.sequence``
 from __future__ import annotations
 
 from enum import IntFlag, StrEnum
+from functools import cache
 
 __all__ = ["HandshakeFlags", "Message", "handshake_type_name"]
 
@@ -46,6 +47,7 @@ class Message(StrEnum):
     APPLICATION_DATA = "APPLICATION_DATA"
 
 
+@cache  # asked for after every step of every connection; there are at most 2^8 flag sets
 def handshake_type_name(flags: HandshakeFlags) -> str:
     """The name s2n gives a handshake type, e.g. ``NEGOTIATED|FULL_HANDSHAKE|MIDDLEBOX_COMPAT``."""
     if flags == HandshakeFlags.INITIAL:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from engine.errors import RecordOverflowError, UnexpectedMessageError
 from engine.instrument import PlaintextRecord, seal_record
 from engine.record.deframer import Deframer
-from engine.record.protection import MAX_CIPHERTEXT, MAX_PLAINTEXT, RecordProtection
+from engine.record.protection import MAX_CIPHERTEXT, MAX_INNER_PLAINTEXT, MAX_PLAINTEXT, RecordProtection
 
 __all__ = ["SSLV2_RECORD", "ContentType", "RecordLayer", "RecordReading"]
 
@@ -31,6 +31,10 @@ SSLV2_RECORD = 0x100
 # UINT32_MAX - 4294949760 = 17535 (crypto/s2n_hmac.c:248, S2N_ERR_INTEGER_OVERFLOW), once the body is in
 # (tls/s2n_record_read_stream.c:67); the header alone passes any length (tls/s2n_record_read.c:159-170).
 _S2N_MAX_PLAINTEXT_RECORD = 17535
+# How far past 2^14 + 1 bytes s2n lets a decrypted TLSInnerPlaintext run (Compat.inner_plaintext_slack):
+# "Certain versions of Java can generate inner plaintexts with lengths up to
+# S2N_MAXIMUM_INNER_PLAINTEXT_LENGTH + 16 (See JDK-8221253)" (tls/s2n_record_read.c:331-336).
+_S2N_INNER_PLAINTEXT_SLACK = 16
 
 
 class ContentType:
@@ -52,6 +56,7 @@ class RecordReading:
     accept_oversized: bool = False
     s2n_framing: bool = False
     check_version: bool = False
+    inner_plaintext_slack: bool = False
 
 
 class RecordLayer:
@@ -63,6 +68,7 @@ class RecordLayer:
         reading = reading or RecordReading()
         self.max_plaintext = max_plaintext
         self._max_received_plaintext = _S2N_MAX_PLAINTEXT_RECORD if reading.accept_oversized else MAX_PLAINTEXT
+        self._max_inner = MAX_INNER_PLAINTEXT + (_S2N_INNER_PLAINTEXT_SLACK if reading.inner_plaintext_slack else 0)
         self.read_protection: RecordProtection | None = None
         self.write_protection: RecordProtection | None = None
         # Whether a ChangeCipherSpec record may come now (it is then dropped); the connection
@@ -173,7 +179,7 @@ class RecordLayer:
         if self.read_protection is not None and not (content_type == ContentType.ALERT and self.allow_plaintext_alerts):
             if content_type != ContentType.APPLICATION_DATA:
                 raise UnexpectedMessageError("unprotected record after keys changed")
-            return self.read_protection.open(header, body)
+            return self.read_protection.open(header, body, max_inner=self._max_inner)
         # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
         # = type=implementation
         ## The length MUST NOT exceed 2^14 bytes.  An endpoint that receives a record that exceeds this length MUST

@@ -14,10 +14,11 @@ from engine.crypto.key_schedule import TrafficKeys
 from engine.crypto.suites import CipherSuite
 from engine.errors import BadRecordMacError, InternalError, RecordOverflowError, UnexpectedMessageError
 
-__all__ = ["MAX_CIPHERTEXT", "MAX_PLAINTEXT", "RecordProtection"]
+__all__ = ["MAX_CIPHERTEXT", "MAX_INNER_PLAINTEXT", "MAX_PLAINTEXT", "RecordProtection"]
 
 MAX_PLAINTEXT = 1 << 14
 MAX_CIPHERTEXT = MAX_PLAINTEXT + 256
+MAX_INNER_PLAINTEXT = MAX_PLAINTEXT + 1  # content and its type; padding does not raise the limit
 _APPLICATION_DATA = 23
 _SEQUENCE_LIMIT = 1 << 64
 
@@ -61,8 +62,13 @@ class RecordProtection:
         header = bytes([_APPLICATION_DATA]) + legacy_version.to_bytes(2, "big") + length.to_bytes(2, "big")
         return header + self._aead.encrypt(self._nonce(), inner, header)
 
-    def open(self, header: bytes, encrypted_record: bytes) -> tuple[int, bytes]:
-        """Decrypt one record's body; return (real content type, content)."""
+    def open(
+        self, header: bytes, encrypted_record: bytes, *, max_inner: int = MAX_INNER_PLAINTEXT
+    ) -> tuple[int, bytes]:
+        """Decrypt one record's body; return (real content type, content).
+
+        ``max_inner`` caps the decrypted ``TLSInnerPlaintext`` (content, type and padding).
+        """
         # = https://www.rfc-editor.org/rfc/rfc8446#section-5.2
         # = type=implementation
         ## If a TLSCiphertext record arrives with a length greater than 2^14 + 256 octets, the recipient
@@ -76,6 +82,12 @@ class RecordProtection:
             # = type=implementation
             ## If the decryption fails, the receiver MUST terminate the connection with a "bad_record_mac" alert.
             raise BadRecordMacError("record failed to decrypt") from None
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-5.4
+        # = type=implementation
+        ## The presence of padding does not change the overall record size limitations: the full encoded
+        ## TLSInnerPlaintext MUST NOT exceed 2^14 + 1 octets.
+        if len(inner) > max_inner:
+            raise RecordOverflowError(f"decrypted TLSInnerPlaintext of {len(inner)} bytes")
         return _strip_padding(inner)
 
 

@@ -398,11 +398,13 @@ class HandshakeBuffer:
     ((24, b'\\x18\\x00\\x00\\x01\\x00'), 0)
     """
 
-    __slots__ = ("_buffer", "max_message_size")
+    __slots__ = ("_buffer", "check_length_on_header", "max_message_size")
 
     def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         self._buffer = bytearray()
         self.max_message_size = max_message_size
+        # False: the length is checked once a byte of the body is in (s2n's post-handshake reading).
+        self.check_length_on_header = True
 
     @property
     def pending(self) -> int:
@@ -422,7 +424,7 @@ class HandshakeBuffer:
         if len(buffer) < HANDSHAKE_HEADER_SIZE:
             return None
         length = int.from_bytes(buffer[1:HANDSHAKE_HEADER_SIZE], "big")
-        if length > self.max_message_size:
+        if length > self.max_message_size and (self.check_length_on_header or len(buffer) > HANDSHAKE_HEADER_SIZE):
             raise DecodeError(f"handshake message of {length} bytes exceeds {self.max_message_size}")
         end = HANDSHAKE_HEADER_SIZE + length
         return end if len(buffer) >= end else None

@@ -17,7 +17,7 @@ from tlsdiff.fuzz_scenario import Mutation, Scenario, Stage
 pytestmark = pytest.mark.openssl_engine
 
 _TLSDIFF = [sys.executable, "-m", "tlsdiff.cli"]
-_TARGETS = {"server_diff", "client_diff", "conversation_diff", "record_diff", "client_hello_parse",
+_TARGETS = {"server_diff", "client_diff", "conversation_diff", "record_diff", "client_hello_parse", "cross_build_diff",
             "cert_chain_diff", "engine_robustness"}  # fmt: skip
 # A bit flipped in the client's protected Finished: s2n answers close_notify, the RFC engine bad_record_mac.
 _ALERT_INPUT = Scenario(seed=10, mutations=(Mutation(Stage.WIRE, flight=1, target=1, op=1, value=40),)).encode()

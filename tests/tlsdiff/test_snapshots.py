@@ -26,7 +26,7 @@ _EXTRA = [
         events=(Event(Action.PEER_KEY_UPDATE, 1), Event(Action.TARGET_KEY_UPDATE, 3), Event(Action.PEER_ALERT, 40)),
     ),
 ]
-_SCENARIOS = [s for s in scenario_seeds("conversation_diff") + scenario_seeds("record_diff") if s.events] + _EXTRA
+_SCENARIOS = [s for s in scenario_seeds("conversation_diff") if s.events] + _EXTRA
 
 
 def _view(result: RunResult) -> tuple[object, ...]:
