@@ -23,6 +23,9 @@ from tlsdiff.scenario import run_pair
 from tlsdiff.target_hello import handshake_message
 from tlsdiff.targets import TARGETS, LockstepTarget
 
+# The findings come from lockstep runs, which model the OpenSSL build's draws: one CI pass.
+pytestmark = pytest.mark.openssl_engine
+
 _REGRESSION = Path(__file__).resolve().parents[2] / "corpus" / "regression"
 # Cheap pinned divergences (each reproduces in a few milliseconds).
 _PINNED = [

@@ -14,9 +14,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
+
 from tests.tlsdiff.triage_fixtures import build_findings
 from tlsdiff.report_html import page_path
 from tlsdiff.triage import TriageOptions, triage
+
+# The findings come from lockstep runs, which model the OpenSSL build's draws: one CI pass.
+pytestmark = pytest.mark.openssl_engine
 
 _VOID = frozenset({"meta", "br", "hr", "img", "input", "link", "col", "wbr"})
 

@@ -12,6 +12,9 @@ from tlsdiff.cli import main
 from tlsdiff.findings import FindingStore, load_finding
 from tlsdiff.targets import TARGETS
 
+# The findings come from lockstep runs, which model the OpenSSL build's draws: one CI pass.
+pytestmark = pytest.mark.openssl_engine
+
 
 def _padded_finding(root: Path) -> bytes:
     """A findings directory whose one input is a reproducing input with bytes that do nothing after it."""
