@@ -30,7 +30,7 @@ from tlsdiff.triage import Group, TriageResult
 __all__ = ["COPIED_FILES", "page_path", "write_report"]
 
 COPIED_FILES = ("conversations.pcapng", "keylog.txt", "input.bin", "finding.json", "scenario.json", "diff.txt")
-_INDEX_COLUMNS = ("status", "inputs", "first seen", "target", "minimised", "signature")
+_INDEX_COLUMNS = ("status", "known", "inputs", "first seen", "target", "minimised", "signature")
 _OUTCOME_KEYS = ("status", "error", "meaning", "peer_alert", "last_message", "handshake_type", "output_records")
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #1a1a1a; max-width: 110em; }
@@ -83,7 +83,8 @@ def _size(group: Group) -> str:
 
 def _index_row(group: Group) -> str:
     link = quote(page_path(group).as_posix())
-    return (f'<tr><td class="{_e(group.status)}">{_e(group.status)}</td><td>{_e(group.count_label)}</td>'
+    return (f'<tr><td class="{_e(group.status)}">{_e(group.status)}</td><td>{_e(group.known)}</td>'
+            f"<td>{_e(group.count_label)}</td>"
             f"<td>{_e(group.first_seen)}</td><td>{_e(group.target)}</td><td>{_e(_size(group))}</td>"
             f'<td class="signature"><a href="{_e(link)}"><code>{_e(group.signature)}</code></a></td></tr>')  # fmt: skip
 
@@ -196,8 +197,10 @@ def _status_line(group: Group) -> str:
 def _summary(group: Group, document: Mapping[str, Any]) -> str:
     directories = "<br>".join(f"<code>{_e(d)}</code>" for d in group.directories)
     recorded = [(key, f"<code>{_e(document[key])}</code>") for key in ("tier", "role", "step") if document.get(key)]
+    pinned = f"<code>{_e(group.pinned)}</code>" if group.pinned else _e(group.known)
     return _table([("target", f"<code>{_e(group.target)}</code>"), ("status", _status_line(group)),
-                   ("inputs", _e(group.count_label)), ("first seen", _e(group.first_seen)), *recorded,
+                   ("known", pinned), ("inputs", _e(group.count_label)), ("first seen", _e(group.first_seen)),
+                   *recorded,
                    ("minimised", _e(_size(group))), ("finding directories", directories)])  # fmt: skip
 
 

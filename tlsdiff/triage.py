@@ -19,6 +19,7 @@ may also be nested one level per target (``findings/server_diff/...``). Triage:
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sys
 import time
@@ -79,6 +80,14 @@ class Group:
     replays: tuple[Replay, ...]
     capped: bool  # a directory's more/ reached MAX_EXTRA_INPUTS: the fuzzer met more inputs than are kept
     minimized: Minimized | None = None
+    pinned: str = ""  # the regression pin with this signature ("s2n-bug: corpus/regression/..."), "" if none
+
+    @property
+    def known(self) -> str:
+        """``pinned`` (a known s2n bug or missing feature, in the regression corpus), ``new``, or ``-`` if fixed."""
+        if self.pinned:
+            return "pinned"
+        return "new" if self.status != STATUSES[2] else "-"
 
     @property
     def count(self) -> int:
@@ -153,7 +162,8 @@ def _group_json(group: Group) -> dict[str, Any]:
     minimized = group.minimized
     return {
         "signature": group.signature, "target": group.target, "identifier": group.identifier,
-        "status": group.status, "count": group.count, "count_capped": group.capped,
+        "status": group.status, "known": group.known, "pinned": group.pinned or None,
+        "count": group.count, "count_capped": group.capped,
         "reproducing": group.reproducing, "now_gives": dict(group.moved), "first_seen": group.first_seen,
         "directories": [str(d) for d in group.directories],
         "original_size": minimized.original_size if minimized else None,
@@ -307,10 +317,27 @@ def triage(directory: Path, out: Path | None = None, options: TriageOptions | No
     groups = _replay_groups(find_finding_directories(directory, exclude=[report]), options.progress)
     if options.minimize:
         groups = _minimize_groups(groups, options, report / _MINIMIZED)
+    pins = regression_pins()
+    groups = [replace(group, pinned=pins.get((group.target, group.signature), "")) for group in groups]
     groups.sort(key=lambda group: STATUSES.index(group.status))  # stable: by first seen within a status
     result = TriageResult(directory, report, tuple(groups), time.monotonic() - started)
     write_report(result)
     return result
+
+
+def regression_pins(root: Path | None = None) -> dict[tuple[str, str], str]:
+    """(target, signature) -> ``KIND: PATH`` of every pin in the regression corpus that keeps a signature
+    (``corpus/regression/TARGET/NAME.json``; fixed pins, signature null, are left out)."""
+    from tlsdiff.fuzz_cli import project_root  # noqa: PLC0415
+
+    pins: dict[tuple[str, str], str] = {}
+    folder = (root or project_root()) / "corpus" / "regression"
+    for document in sorted(folder.glob("*/*.json")):
+        pin = json.loads(document.read_text())
+        if pin.get("signature"):
+            where = document.with_suffix(".bin").relative_to(folder.parent.parent)
+            pins.setdefault((document.parent.name, str(pin["signature"])), f"{pin.get('kind', 'pinned')}: {where}")
+    return pins
 
 
 def _minimize_groups(groups: list[Group], options: TriageOptions, store_root: Path) -> list[Group]:

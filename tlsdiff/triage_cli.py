@@ -16,7 +16,7 @@ from tlsdiff.triage import Group, TriageOptions, TriageResult, triage
 
 __all__ = ["add_triage_command", "table_lines"]
 
-_HEADER = ("status", "inputs", "first seen", "minimised", "target", "signature")
+_HEADER = ("status", "known", "inputs", "first seen", "minimised", "target", "signature")
 
 
 def _minimised(group: Group) -> str:
@@ -29,12 +29,15 @@ def _minimised(group: Group) -> str:
 
 
 def _cells(group: Group) -> tuple[str, ...]:
-    return group.status, group.count_label, group.first_seen, _minimised(group), group.target, group.signature
+    minimised = _minimised(group)
+    return group.status, group.known, group.count_label, group.first_seen, minimised, group.target, group.signature
 
 
 def _notes(group: Group, indent: str) -> list[str]:
     notes = [f"{indent}now gives {signature} ({count} of {group.count} inputs)"
              for signature, count in group.moved.most_common()]  # fmt: skip
+    if group.pinned:
+        notes.append(f"{indent}pinned in the regression corpus as {group.pinned}")
     if group.minimized is not None and group.minimized.error:
         notes.append(f"{indent}not minimised: {group.minimized.error}")
     return notes

@@ -191,3 +191,23 @@ def test_a_finding_json_without_a_signature_is_refused(tmp_path: Path) -> None:
     (broken / "input.bin").write_bytes(b"")
     with pytest.raises(ValueError, match="is not a finding"):
         triage(tmp_path / "findings", None, TriageOptions(minimize=False, progress=lambda _: None))
+
+
+def test_a_group_pinned_in_the_regression_corpus_says_so(tmp_path: Path) -> None:
+    built = build_findings(tmp_path / "findings")
+    groups = _by_signature(_run(built, _StandIn()))
+    hrr = groups[built.hrr.signature]  # an S2N-1 reproducer from corpus/regression: a known s2n bug
+    assert hrr.known == "pinned"
+    assert hrr.pinned.startswith("s2n-bug: corpus/regression/server_diff/") and hrr.pinned.endswith(".bin")
+    assert groups[built.fixed_signature].known == "-"
+    assert groups[CHANGED_SIGNATURE].pinned == ""
+
+
+def test_regression_pins_name_only_what_keeps_a_signature(tmp_path: Path) -> None:
+    folder = tmp_path / "corpus" / "regression" / "server_diff"
+    folder.mkdir(parents=True)
+    (folder / "bug.json").write_text(json.dumps({"signature": "verdict/x", "kind": "s2n-bug"}))
+    (folder / "fixed.json").write_text(json.dumps({"signature": None, "kind": "fixed"}))
+    assert triage_module.regression_pins(tmp_path) == {
+        ("server_diff", "verdict/x"): "s2n-bug: corpus/regression/server_diff/bug.bin"
+    }

@@ -47,15 +47,15 @@ def test_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     built = build_findings(tmp_path / "findings")
     assert main(["triage", str(built.root), "--no-minimize"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["status", "inputs", "first", "seen", "minimised", "target", "signature"]
+    assert lines[0].split() == ["status", "known", "inputs", "first", "seen", "minimised", "target", "signature"]
     column = lines[0].index("signature")
     rows = {
-        line[column:]: line.split()[:2] for line in lines[1:] if line.split()[0] in ("reproduces", "changed", "fixed")
+        line[column:]: line.split()[:3] for line in lines[1:] if line.split()[0] in ("reproduces", "changed", "fixed")
     }
-    assert rows[built.hrr.signature] == ["reproduces", "3"]
-    assert rows[built.ccs.signature] == ["reproduces", "1"]
-    assert rows[built.fixed_signature] == ["fixed", "1"]
-    assert rows[CHANGED_SIGNATURE] == ["changed", "1"]
+    assert rows[built.hrr.signature] == ["reproduces", "pinned", "3"]
+    assert rows[built.ccs.signature] == ["reproduces", "pinned", "1"]
+    assert rows[built.fixed_signature] == ["fixed", "-", "1"]
+    assert rows[CHANGED_SIGNATURE] == ["changed", "new", "1"]
     assert any(line.strip() == f"now gives {built.hrr.signature} (1 of 1 inputs)" for line in lines)
     assert lines[-1].startswith("4 groups from 6 inputs (2 reproduces, 1 changed, 1 fixed)")
     assert lines[-1].endswith(f"report: {(built.root / 'report' / 'index.html').resolve()}")
