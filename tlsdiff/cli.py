@@ -28,7 +28,7 @@ __all__ = ["main"]
 
 _SHORT_TYPES = {20: "ccs", 21: "alert", 22: "hs", 23: "app"}
 _DEMO_POLICIES = ("default_tls13", "20190801", "test_all_tls13")
-_DEMO_TARGETS = ("server_diff", "client_diff", "client_hello_parse")
+_DEMO_TARGETS = ("server_diff", "client_diff", "record_diff", "client_hello_parse")
 
 
 def _record_sizes(records: Sequence[Record], direction: str) -> str:
@@ -152,7 +152,19 @@ def _demo_fuzz(seconds: int) -> int:
         print(stats.summary())
         failed += code != 0
     print("Each finding is a directory: finding.json, input.bin, diff.txt, conversations.pcapng, reproduce.sh.")
+    if any(findings.glob("*/finding.json")):
+        _demo_triage(findings)
     return failed
+
+
+def _demo_triage(findings: Path) -> None:
+    """The demo's end: its findings replayed, grouped and minimised, as ``tlsdiff triage`` shows them."""
+    from tlsdiff.triage import TriageOptions, triage  # noqa: PLC0415
+    from tlsdiff.triage_cli import table_lines  # noqa: PLC0415
+
+    print(f"\nTriage of the findings (tlsdiff triage {findings}):")
+    result = triage(findings, options=TriageOptions(max_checks=200, progress=lambda line: None))
+    print("\n".join(table_lines(result)))
 
 
 def _parser() -> argparse.ArgumentParser:
