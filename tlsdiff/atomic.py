@@ -26,7 +26,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["write_atomic", "write_directory_atomic"]
+__all__ = ["fsync_path", "write_atomic", "write_directory_atomic"]
 
 # errno values rename(2) gives when the destination directory already exists
 # (ENOTEMPTY on Linux, EEXIST elsewhere) or is an existing file (ENOTDIR).
@@ -39,9 +39,9 @@ def _temporary_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make the entries of ``directory`` (new names, renames) durable."""
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+def fsync_path(path: Path) -> None:
+    """Make ``path`` durable: a file's contents, or a directory's entries (new names, renames)."""
+    descriptor = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
     try:
         os.fsync(descriptor)
     finally:
@@ -69,7 +69,7 @@ def _ensure_directory(directory: Path) -> None:
         if not directory.is_dir():
             raise
         return  # a concurrent worker created it; it fsyncs its parent itself
-    _fsync_directory(directory.parent)
+    fsync_path(directory.parent)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -95,7 +95,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync_directory(path.parent)
+    fsync_path(path.parent)
 
 
 def _check_file_name(name: str) -> None:
@@ -118,7 +118,7 @@ def _build_directory(files: Mapping[str, bytes], final_dir: Path) -> Path:
     try:
         for name, data in files.items():
             _write_new_file(temporary / name, data)
-        _fsync_directory(temporary)
+        fsync_path(temporary)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
@@ -160,5 +160,5 @@ def write_directory_atomic(final_dir: Path, files: Mapping[str, bytes]) -> bool:
         if error.errno in _EXISTS_ERRNOS:
             return False
         raise
-    _fsync_directory(final_dir.parent)
+    fsync_path(final_dir.parent)
     return True

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.policies import TLS13_POLICY_NAMES
+from tlsdiff.atomic import fsync_path
 from tlsdiff.certs import CERT_TYPES, TRUST_CHOICES
 from tlsdiff.fuzz_scenario import Action, Event, Mutation, Peer, Scenario, Stage
 from tlsdiff.harness import Role
@@ -228,16 +229,8 @@ def set_cover_merge_supported(script: Path, env: Mapping[str, str]) -> bool:
 def _fsync_tree(folder: Path) -> None:
     """libFuzzer writes its files without fsync: make them durable before they replace a corpus."""
     for path in folder.iterdir():
-        descriptor = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        fsync_path(path)
+    fsync_path(folder)
 
 
 def _exchange(first: Path, second: Path) -> None:

@@ -34,10 +34,10 @@ from engine.wire.record import ContentType
 from tlsdiff.cross_protocol import Step, Trace
 from tlsdiff.decode import DecodedRecord, decode_conversation
 from tlsdiff.fieldtree import find
-from tlsdiff.harness import Outcome, Role, Status, split_records
+from tlsdiff.harness import Role, Status, split_records
 from tlsdiff.locate import Difference, first_difference
 from tlsdiff.lockstep import target_direction
-from tlsdiff.oracle import Tier
+from tlsdiff.oracle import Tier, describe_outcome
 from tlsdiff.peer import FLIGHT_MODULUS
 
 __all__ = ["ALIKE_GROUPS", "Comparison", "CrossDivergence", "compare_traces"]
@@ -79,14 +79,6 @@ class Comparison:
     divergence: CrossDivergence | None
     drawn_apart_at: str | None = None  # None: every step's bytes were compared
     incomparable_at: str | None = None  # None: every step was compared
-
-
-def _describe(outcome: Outcome) -> str:
-    if outcome.status is Status.FAILED:
-        return outcome.error or "failed"
-    if outcome.status is Status.PEER_ALERT:
-        return f"peer_alert({outcome.peer_alert})"
-    return outcome.status.value
 
 
 def _record_shape(record: DecodedRecord) -> str:
@@ -152,7 +144,7 @@ def _drawn_apart(difference: Difference | None, step: Step) -> bool:
 
 def _verdict(sides: _Sides, left: Step, right: Step) -> CrossDivergence | None:
     a, b = left.outcome, right.outcome
-    verdicts = f"{sides.left.profile}={_describe(a)}|{sides.right.profile}={_describe(b)}"
+    verdicts = f"{sides.left.profile}={describe_outcome(a)}|{sides.right.profile}={describe_outcome(b)}"
     a_failed, b_failed = a.status is Status.FAILED, b.status is Status.FAILED
     if a_failed != b_failed or (a_failed and a.last_message != b.last_message):
         where = a.last_message if a_failed and not b_failed else b.last_message

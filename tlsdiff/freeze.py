@@ -37,10 +37,7 @@ _SHARED_MODULES = ("cryptography.", "_hashlib")
 
 def _kept_aside(value: object) -> bool:
     """Whether ``value`` stays out of the pickle (shared, or copied by its own ``__deepcopy__``)."""
-    if isinstance(value, _SHARED_TYPES):
-        return True
-    kind = type(value)
-    return hasattr(kind, "__deepcopy__") or kind.__module__.startswith(_SHARED_MODULES)
+    return _is_shared(value) or hasattr(type(value), "__deepcopy__")
 
 
 class _Pickler(pickle.Pickler):

@@ -33,6 +33,7 @@ __all__ = [
     "Locator",
     "Tier",
     "compare",
+    "describe_outcome",
     "divergence_error_class",
     "raise_in_named_frame",
 ]
@@ -120,7 +121,8 @@ def _raiser(name: str) -> Callable[[BaseException], NoReturn]:
     return raiser
 
 
-def _describe(outcome: Outcome) -> str:
+def describe_outcome(outcome: Outcome) -> str:
+    """How a signature names an outcome: the error, ``peer_alert(N)``, or the status."""
     if outcome.status is Status.FAILED:
         return outcome.error or "failed"
     if outcome.status is Status.PEER_ALERT:
@@ -129,7 +131,7 @@ def _describe(outcome: Outcome) -> str:
 
 
 def _verdicts(engine: Outcome, s2n: Outcome) -> str:
-    return f"engine={_describe(engine)}|s2n={_describe(s2n)}"
+    return f"engine={describe_outcome(engine)}|s2n={describe_outcome(s2n)}"
 
 
 def _unsupported(divergence: Divergence) -> Divergence:

@@ -23,7 +23,7 @@ from typing import Any
 
 from engine.wire.reader import Reader
 from tlsdiff.mutate import PlainRecord, WireOp
-from tlsdiff.scenario_mutator import ByteMutate, byte_mutate
+from tlsdiff.scenario_mutator import ByteMutate, byte_mutate, mutate_or_bytes
 
 __all__ = ["CHUNKS", "SUITE_POLICIES", "RecordInput", "RecordInputMutator", "WireEdit", "seed_inputs"]
 
@@ -147,15 +147,10 @@ class RecordInputMutator:
         self._byte_mutate = byte_mutate
 
     def __call__(self, data: bytes, max_size: int, seed: int) -> bytes:
-        rng = random.Random(seed)  # noqa: S311  (fuzzing choices, not secrets)
-        try:
-            if rng.random() < 0.25:
-                mutated = self._byte_mutate(data, max_size)
-            else:
-                mutated = self._structural(RecordInput.decode(data), rng, max_size).encode()
-        except Exception:  # (an exception here would abort libFuzzer; fall back to bytes)
-            mutated = self._byte_mutate(data, max_size)
-        return mutated[:max_size]
+        def structural(rng: random.Random) -> bytes:
+            return self._structural(RecordInput.decode(data), rng, max_size).encode()
+
+        return mutate_or_bytes(data, max_size, seed, structural, self._byte_mutate)
 
     def _structural(self, value: RecordInput, rng: random.Random, max_size: int) -> RecordInput:
         records, edits = list(value.records), list(value.edits)

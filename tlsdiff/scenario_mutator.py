@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from tlsdiff.fuzz_scenario import Action, Event, Mutation, Scenario, Stage
 
-__all__ = ["ScenarioMutator", "byte_mutate"]
+__all__ = ["ByteMutate", "ScenarioMutator", "byte_mutate", "mutate_or_bytes"]
 
 ByteMutate = Callable[[bytes, int], bytes]
 Shape = Callable[[Scenario], Scenario]
@@ -28,6 +28,19 @@ def byte_mutate(data: bytes, max_size: int) -> bytes:
 
     mutated: bytes = atheris.Mutate(data, max_size)
     return mutated
+
+
+def mutate_or_bytes(
+    data: bytes, max_size: int, seed: int, structural: Callable[[random.Random], bytes], byte_mutate: ByteMutate
+) -> bytes:
+    """One custom-mutator step: libFuzzer's byte mutation one time in four, else ``structural(rng)``;
+    never raises (an exception here would abort libFuzzer: it falls back to bytes), never over ``max_size``."""
+    rng = random.Random(seed)  # noqa: S311  (fuzzing choices, not secrets)
+    try:
+        mutated = byte_mutate(data, max_size) if rng.random() < 0.25 else structural(rng)
+    except Exception:  # (see above)
+        mutated = byte_mutate(data, max_size)
+    return mutated[:max_size]
 
 
 def _random_mutation(rng: random.Random, stages: tuple[Stage, ...], flights: int) -> Mutation:
@@ -61,15 +74,10 @@ class ScenarioMutator:
         self._byte_mutate = byte_mutate
 
     def __call__(self, data: bytes, max_size: int, seed: int) -> bytes:
-        rng = random.Random(seed)  # noqa: S311  (fuzzing choices, not secrets)
-        try:
-            if rng.random() < 0.25:
-                mutated = self._byte_mutate(data, max_size)
-            else:
-                mutated = self._shape(self._structural(self._shape(Scenario.decode(data)), rng, max_size)).encode()
-        except Exception:  # (an exception here would abort libFuzzer; fall back to bytes)
-            mutated = self._byte_mutate(data, max_size)
-        return mutated[:max_size]
+        def structural(rng: random.Random) -> bytes:
+            return self._shape(self._structural(self._shape(Scenario.decode(data)), rng, max_size)).encode()
+
+        return mutate_or_bytes(data, max_size, seed, structural, self._byte_mutate)
 
     def _structural(self, scenario: Scenario, rng: random.Random, max_size: int) -> Scenario:
         choice = rng.randrange(8)
