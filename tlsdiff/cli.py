@@ -3,9 +3,10 @@
 Subcommands: ``build`` (s2n-tls and the bridge), ``pair`` (any client against any
 server, engine or s2n, in memory, summarised), ``s2n-handshake`` (``pair`` with s2n
 on both sides), ``demo`` (the main job: every scenario four ways over several policies
-and certificates, then a short differential fuzz run), ``fuzz`` (run, list or replay
-fuzz targets), ``corpus`` (generate or merge seed corpora), ``triage`` (replay, group and
-minimise a findings directory; HTML report). Bad input gets a one-line message and a
+and certificates, then a short differential fuzz run and a triage of its findings),
+``fuzz`` (run, list or replay fuzz targets; ``--jobs``, ``--coverage``), ``corpus``
+(generate, merge or minimize seed corpora), ``triage`` (replay, group and minimise a
+findings directory; HTML report). Bad input gets a one-line message and a
 non-zero exit.
 """
 
