@@ -27,11 +27,6 @@ def register(ffi: Any) -> None:
     _registered = True
 
     @ffi.def_extern(error=-1)  # type: ignore[untyped-decorator]
-    def tlsdiff_py_recv(ctx: Any, buf: Any, length: int) -> int:
-        owner = _owner(ffi, ctx)
-        return int(owner._guarded(lambda: owner._io_recv(ffi, buf, length)))
-
-    @ffi.def_extern(error=-1)  # type: ignore[untyped-decorator]
     def tlsdiff_py_send(ctx: Any, buf: Any, length: int) -> int:
         owner = _owner(ffi, ctx)
         return int(owner._guarded(lambda: owner._io_send(ffi, buf, length)))

@@ -174,10 +174,15 @@ uint32_t tlsdiff_log_read(int32_t *stream_ids, uint32_t *sizes, int32_t *kinds, 
 uint32_t tlsdiff_log_dropped_count(void);
 int tlsdiff_install_rand(void);
 int tlsdiff_monotonic_clock(void *ctx, uint64_t *nanoseconds);
-int tlsdiff_recv_trampoline(void *ctx, uint8_t *buf, uint32_t len);
+struct tlsdiff_input {
+    uint8_t *data;
+    uint32_t start;
+    uint32_t end;
+    int32_t eof;
+};
+int tlsdiff_memory_recv(void *ctx, uint8_t *buf, uint32_t len);
 int tlsdiff_send_trampoline(void *ctx, const uint8_t *buf, uint32_t len);
 
-extern "Python+C" int tlsdiff_py_recv(void *ctx, uint8_t *buf, uint32_t len);
 extern "Python+C" int tlsdiff_py_send(void *ctx, const uint8_t *buf, uint32_t len);
 extern "Python" int tlsdiff_py_key_log(void *ctx, struct s2n_connection *conn, uint8_t *logline, size_t len);
 extern "Python" int tlsdiff_py_async_pkey(struct s2n_connection *conn, struct s2n_async_pkey_op *op);

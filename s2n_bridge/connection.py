@@ -25,7 +25,6 @@ from s2n_bridge.rng import BridgeStream
 
 __all__ = ["Connection", "Mode", "RecordSize"]
 
-_BLOCKED = -2
 _MAX_PLAINTEXT = 16384  # one TLS record's worth: what s2n_recv returns at most per call
 
 
@@ -63,9 +62,12 @@ class Connection:
         self.mode = mode
         self.stream = BridgeStream(seed, mode.value) if seed is not None else None
         self.outgoing: list[bytes] = []
-        self._incoming = bytearray()
+        # Bytes from the peer, read by s2n in C (tlsdiff_memory_recv); the buffer grows as fed.
+        self._input = self._ffi.new("struct tlsdiff_input *")
+        self._input_buffer: Any = self._ffi.new("uint8_t[]", _MAX_PLAINTEXT)
+        self._input.data = self._input_buffer
+        self._input_capacity = _MAX_PLAINTEXT
         self._recv_buffer = self._ffi.new("uint8_t[]", _MAX_PLAINTEXT)
-        self._eof = False
         self._serialized = False
         self._callback_error: BaseException | None = None
         self._handle = self._ffi.new_handle(self)
@@ -83,9 +85,9 @@ class Connection:
         self._call(lib.s2n_connection_set_blinding, "set blinding", lib.S2N_SELF_SERVICE_BLINDING)
         self._call(lib.s2n_connection_set_ctx, "set ctx", self._handle)
         if fd is None:
-            self._call(lib.s2n_connection_set_recv_cb, "recv cb", lib.tlsdiff_recv_trampoline)
+            self._call(lib.s2n_connection_set_recv_cb, "recv cb", lib.tlsdiff_memory_recv)
             self._call(lib.s2n_connection_set_send_cb, "send cb", lib.tlsdiff_send_trampoline)
-            self._call(lib.s2n_connection_set_recv_ctx, "recv ctx", self._handle)
+            self._call(lib.s2n_connection_set_recv_ctx, "recv ctx", self._input)
             self._call(lib.s2n_connection_set_send_ctx, "send ctx", self._handle)
         else:
             self._call(lib.s2n_connection_set_fd, "set fd", fd)
@@ -228,7 +230,7 @@ class Connection:
         """
         length = self._ffi.new("uint32_t *")
         self._call(self._lib.s2n_connection_serialization_length, "s2n_connection_serialization_length", length)
-        if self._incoming:
+        if self._input.end > self._input.start:
             # s2n refuses to serialize with input buffered inside it (tls/s2n_connection_serialize.c:137-139);
             # bytes fed but not yet read sit outside it, where a snapshot would silently drop them.
             raise S2NUsageError("S2N_ERR_INVALID_STATE", "fed bytes not read yet; recv() first", call="serialize")
@@ -280,26 +282,30 @@ class Connection:
 
     def feed(self, data: bytes) -> None:
         """Give s2n bytes from the peer (in-memory mode)."""
-        self._incoming += data
+        source = self._input
+        pending = source.end - source.start
+        if source.end + len(data) > self._input_capacity:
+            # Move what is unread to the front, into a larger buffer if it would not fit.
+            if pending + len(data) > self._input_capacity:
+                self._input_capacity = max(2 * self._input_capacity, pending + len(data))
+                buffer = self._ffi.new("uint8_t[]", self._input_capacity)
+            else:
+                buffer = self._input_buffer
+            self._ffi.memmove(buffer, source.data + source.start, pending)
+            self._input_buffer = source.data = buffer
+            source.start, source.end = 0, pending
+        self._ffi.memmove(source.data + source.end, data, len(data))
+        source.end += len(data)
 
     def feed_eof(self) -> None:
         """Tell s2n the peer's byte stream has ended (in-memory mode)."""
-        self._eof = True
+        self._input.eof = 1
 
     def take_outgoing(self) -> bytes:
         """Everything s2n has written since the last call, joined."""
         data = b"".join(self.outgoing)
         self.outgoing.clear()
         return data
-
-    def _io_recv(self, ffi: Any, buf: Any, length: int) -> int:
-        if not self._incoming:
-            return 0 if self._eof else _BLOCKED
-        taken = min(length, len(self._incoming))
-        with memoryview(self._incoming) as view:
-            ffi.memmove(buf, view[:taken], taken)
-        del self._incoming[:taken]
-        return taken
 
     def _io_send(self, ffi: Any, buf: Any, length: int) -> int:
         self.outgoing.append(ffi.buffer(buf, length)[:])

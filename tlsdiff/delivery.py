@@ -73,15 +73,4 @@ def _pieces(data: bytes, chunk: int) -> list[bytes]:
 def deliver(target: Endpoint, data: bytes, chunk: int, *, eof: bool = False) -> Outcome:
     """``data`` to ``target`` in ``chunk``-byte pieces (0: whole; see ``_pieces``), one after the other,
     seen as one step (as ``merge`` would, joined once at the end)."""
-    pieces = _pieces(data, chunk)
-    outcome = target.deliver(pieces[0], eof=eof and len(pieces) == 1)
-    if len(pieces) == 1:
-        return outcome
-    outputs, received = [outcome.output], [outcome.data]
-    for index, piece in enumerate(pieces[1:], start=2):
-        if outcome.ended:
-            break
-        outcome = target.deliver(piece, eof=eof and index == len(pieces))
-        outputs.append(outcome.output)
-        received.append(outcome.data)
-    return replace(outcome, output=b"".join(outputs), data=b"".join(received))
+    return target.deliver_pieces(_pieces(data, chunk), eof=eof)

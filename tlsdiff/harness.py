@@ -16,7 +16,7 @@ and reused; each connection still gets its own seeded randomness and key log.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -31,7 +31,7 @@ from engine.connection import (
     ConnectionClosed,
     ConnectionInfo,
     DataReceived,
-    HandshakeComplete,
+    Event,
     TLSConnection,
 )
 from engine.crypto.signer import KeySigner
@@ -153,6 +153,7 @@ class Endpoint(Protocol):
 
     def start(self) -> Outcome: ...
     def deliver(self, data: bytes, *, eof: bool = False) -> Outcome: ...
+    def deliver_pieces(self, pieces: Sequence[bytes], *, eof: bool = False) -> Outcome: ...
     def send(self, data: bytes) -> Outcome: ...
     def key_update(self, *, request_peer: bool) -> Outcome: ...
     def close(self) -> Outcome: ...
@@ -269,6 +270,14 @@ class _S2NEndpoint:
 
     def _advance(self) -> Outcome:
         """Negotiate until blocked; once complete, read what arrived (post-handshake messages, data, close)."""
+        ended = self._take_arrived()
+        if ended is not None:
+            return ended
+        status = Status.COMPLETE if self._complete else Status.WAITING
+        return self._outcome(status, self._connection.take_outgoing(), data=bytes(self._received))
+
+    def _take_arrived(self) -> Outcome | None:
+        """Negotiate and read until blocked, gathering data into ``_received``; the outcome if the peer closed."""
         if not self._complete:
             self._complete = self._connection.negotiate()
         # What arrived before a failure or an alert in the same delivery is still delivered (``_end``).
@@ -277,8 +286,7 @@ class _S2NEndpoint:
             if chunk == b"":
                 return self._end(Status.PEER_CLOSED, "", answer_close=True)
             received += chunk
-        status = Status.COMPLETE if self._complete else Status.WAITING
-        return self._outcome(status, self._connection.take_outgoing(), data=bytes(received))
+        return None
 
     def _outcome(self, status: Status, output: bytes, *, error: str = "", **extra: object) -> Outcome:
         restored = self._restored
@@ -308,10 +316,23 @@ class _S2NEndpoint:
         return self._guarded(self._advance)
 
     def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
-        self._connection.feed(data)
-        if eof:
-            self._connection.feed_eof()
-        return self._guarded(self._advance)
+        return self.deliver_pieces((data,), eof=eof)
+
+    def deliver_pieces(self, pieces: Sequence[bytes], *, eof: bool = False) -> Outcome:
+        """Each piece fed and read (s2n blocks between them), as one step: one outcome for them all."""
+
+        def advance_each() -> Outcome:
+            for piece in pieces[:-1]:
+                self._connection.feed(piece)
+                ended = self._take_arrived()
+                if ended is not None:
+                    return ended
+            self._connection.feed(pieces[-1] if pieces else b"")
+            if eof:
+                self._connection.feed_eof()
+            return self._advance()
+
+        return self._guarded(advance_each)
 
     def send(self, data: bytes) -> Outcome:
         def write() -> Outcome:
@@ -387,6 +408,7 @@ class EngineEndpoint:
     ) -> None:
         self.connection = connection
         self.key_log = key_log
+        self._received = bytearray()  # what the current verb read so far
         # A peer whose flights the harness mutates takes its output through its own hook. (Bound
         # methods, never closures: copy.deepcopy of a snapshot must reach what they refer to.)
         self._take_output = take_output or TLSConnection.data_to_send
@@ -402,36 +424,50 @@ class EngineEndpoint:
             last_message=last_message, protocol=protocol, **extra,  # type: ignore[arg-type]
         )  # fmt: skip
 
-    def _guarded(self, verb: str, data: bytes = b"", *, request_peer: bool = False) -> Outcome:
+    def _guarded(self, verb: str, data: Sequence[bytes] = (), *, request_peer: bool = False) -> Outcome:
         if self._ended is not None:
             return replace(self._ended, output=b"", data=b"")
+        self._received = bytearray()  # the data of this step, kept when a later piece fails
         try:
             return self._verb(verb, data, request_peer)
         except UnexpectedEOFError as error:
-            self._ended = self._outcome(Status.PEER_EOF, error=type(error).__name__)
+            self._ended = self._outcome(Status.PEER_EOF, error=type(error).__name__, data=bytes(self._received))
             return self._ended
         except TLSError as error:
-            received = b"".join(event.data for event in error.events_before if isinstance(event, DataReceived))
-            self._ended = self._outcome(Status.FAILED, error=type(error).__name__, data=received)
+            received = self._received + b"".join(
+                event.data for event in error.events_before if isinstance(event, DataReceived)
+            )
+            self._ended = self._outcome(Status.FAILED, error=type(error).__name__, data=bytes(received))
             return self._ended
 
-    def _verb(self, verb: str, data: bytes, request_peer: bool) -> Outcome:
+    def _verb(self, verb: str, data: Sequence[bytes], request_peer: bool) -> Outcome:
         connection = self.connection
         if verb == "start":
             connection.start()
         elif verb == "send":
-            connection.send(data)
+            connection.send(data[0])
         elif verb == "key_update":
             connection.key_update(request_peer=request_peer)
         elif verb == "close":
             connection.close()
-        elif verb != "nothing":
-            return self._receive(data)
+        else:
+            return self._receive(data, eof=verb == "deliver_eof")
         return self._outcome(Status.WAITING)
 
-    def _receive(self, data: bytes) -> Outcome:
-        received = bytearray()
-        for event in self.connection.receive_data(data):
+    def _receive(self, pieces: Sequence[bytes], *, eof: bool) -> Outcome:
+        receive = self.connection.receive_data
+        for piece in pieces:
+            # The engine reads receive_data(b"") as the end of the stream; here only ``eof`` means that.
+            ended = self._take_events(receive(piece)) if piece else None
+            if ended is not None:
+                return ended
+        ended = self._take_events(receive(b"")) if eof else None
+        return ended or self._outcome(Status.WAITING, data=bytes(self._received))
+
+    def _take_events(self, events: list[Event]) -> Outcome | None:
+        """Gather the data events into ``_received``; the outcome if the peer alerted or closed."""
+        received = self._received
+        for event in events:
             if isinstance(event, DataReceived):
                 received += event.data
             elif isinstance(event, AlertReceived):
@@ -441,24 +477,20 @@ class EngineEndpoint:
                 self.connection.close()  # answer close_notify with close_notify, as s2n_shutdown does
                 self._ended = self._outcome(Status.PEER_CLOSED, data=bytes(received))
                 return self._ended
-            elif isinstance(event, HandshakeComplete):
-                pass
-        return self._outcome(Status.WAITING, data=bytes(received))
+        return None
 
     def start(self) -> Outcome:
         return self._guarded("start")
 
     def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
-        # The engine reads receive_data(b"") as the end of the stream; here only ``eof`` means that.
-        outcome = self._guarded("deliver", data) if data else self._guarded("nothing")
-        if eof and not outcome.ended:
-            end = self._guarded("deliver", b"")
-            # One delivery, one outcome: what the data brought, then the end of the stream.
-            outcome = replace(end, output=outcome.output + end.output, data=outcome.data + end.data)
-        return outcome
+        return self.deliver_pieces((data,), eof=eof)
+
+    def deliver_pieces(self, pieces: Sequence[bytes], *, eof: bool = False) -> Outcome:
+        """Each piece received in turn, as one step: one outcome for them all (it stops where one ends it)."""
+        return self._guarded("deliver_eof" if eof else "deliver", pieces)
 
     def send(self, data: bytes) -> Outcome:
-        return self._guarded("send", data)
+        return self._guarded("send", (data,))
 
     def key_update(self, *, request_peer: bool) -> Outcome:
         return self._guarded("key_update", request_peer=request_peer)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -244,6 +244,9 @@ class _Echo:
     def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
         return self._echo()
 
+    def deliver_pieces(self, pieces: Sequence[bytes], *, eof: bool = False) -> Outcome:
+        return self._echo()
+
     def send(self, data: bytes) -> Outcome:
         return self._echo()
 
@@ -271,6 +274,9 @@ class _Recorded:
 
     def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
         return self._echo._record(self._engine.deliver(data, eof=eof))
+
+    def deliver_pieces(self, pieces: Sequence[bytes], *, eof: bool = False) -> Outcome:
+        return self._echo._record(self._engine.deliver_pieces(pieces, eof=eof))
 
     def send(self, data: bytes) -> Outcome:
         return self._echo._record(self._engine.send(data))

@@ -130,6 +130,9 @@ class WireMutatingPeer:
     def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
         return self._mutated(self._endpoint.deliver(data, eof=eof))
 
+    def deliver_pieces(self, pieces: Sequence[bytes], *, eof: bool = False) -> Outcome:
+        return self._mutated(self._endpoint.deliver_pieces(pieces, eof=eof))
+
     def send(self, data: bytes) -> Outcome:
         return self._mutated(self._endpoint.send(data))
 

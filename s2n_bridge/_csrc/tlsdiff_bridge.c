@@ -8,7 +8,8 @@
  *    docs/determinism.md and implemented again in engine/randomness.py.
  *    With no stream selected, draws come from the operating system.
  * 2. A draw log (debug): stream id, size and kind of every draw.
- * 3. I/O trampolines: Python callbacks return -2 for "would block"; the
+ * 3. In-memory I/O: input is read in C from a buffer the bridge fills; output
+ *    goes to a Python callback, which returns -2 for "would block" and the
  *    trampoline turns that into -1 with errno = EAGAIN, as s2n expects.
  */
 #include <errno.h>
@@ -236,17 +237,34 @@ static int tlsdiff_monotonic_clock(void *ctx, uint64_t *nanoseconds)
 /* ---- I/O trampolines ---- */
 
 /* Defined by cffi from the extern "Python+C" declarations in _cdefs.py. */
-int tlsdiff_py_recv(void *ctx, uint8_t *buf, uint32_t len);
 int tlsdiff_py_send(void *ctx, const uint8_t *buf, uint32_t len);
 
-static int tlsdiff_recv_trampoline(void *ctx, uint8_t *buf, uint32_t len)
+/* In-memory input read in C: the most frequent callback of a fuzz run (every s2n_recv and
+ * s2n_negotiate asks at least twice) costs no trip through Python. The bytes between
+ * start and end are what the peer sent and s2n has not read yet; the bridge owns the struct
+ * and its buffer, and compacts or grows it as it feeds. */
+struct tlsdiff_input {
+    uint8_t *data;
+    uint32_t start;
+    uint32_t end;
+    int32_t eof;
+};
+
+static int tlsdiff_memory_recv(void *ctx, uint8_t *buf, uint32_t len)
 {
-    int result = tlsdiff_py_recv(ctx, buf, len);
-    if (result == -2) {
+    struct tlsdiff_input *input = ctx;
+    uint32_t available = input->end - input->start;
+    if (available == 0) {
+        if (input->eof) {
+            return 0;
+        }
         errno = EAGAIN;
         return -1;
     }
-    return result;
+    uint32_t taken = len < available ? len : available;
+    memcpy(buf, input->data + input->start, taken);
+    input->start += taken;
+    return (int) taken;
 }
 
 static int tlsdiff_send_trampoline(void *ctx, const uint8_t *buf, uint32_t len)
