@@ -181,6 +181,7 @@ struct tlsdiff_input {
     int32_t eof;
 };
 int tlsdiff_memory_recv(void *ctx, uint8_t *buf, uint32_t len);
+ssize_t tlsdiff_recv(void *stream, struct s2n_connection *conn, void *buf, ssize_t size, int *error_type);
 int tlsdiff_send_trampoline(void *ctx, const uint8_t *buf, uint32_t len);
 
 extern "Python+C" int tlsdiff_py_send(void *ctx, const uint8_t *buf, uint32_t len);

@@ -267,6 +267,20 @@ static int tlsdiff_memory_recv(void *ctx, uint8_t *buf, uint32_t len)
     return (int) taken;
 }
 
+/* s2n_recv with the connection's random stream selected, in one call from Python (the
+ * fuzz targets call it after every piece they feed). Returns s2n_recv's result; when
+ * that is negative, *error_type holds s2n_error_get_type of the error (s2n_errno stays
+ * set for the bridge to read). */
+static ssize_t tlsdiff_recv(void *stream, struct s2n_connection *conn, void *buf, ssize_t size, int *error_type)
+{
+    s2n_blocked_status blocked = S2N_NOT_BLOCKED;
+    void *previous = tlsdiff_select(stream);
+    ssize_t result = s2n_recv(conn, buf, size, &blocked);
+    *error_type = result < 0 ? s2n_error_get_type(*s2n_errno_location()) : S2N_ERR_T_OK;
+    tlsdiff_select(previous);
+    return result;
+}
+
 static int tlsdiff_send_trampoline(void *ctx, const uint8_t *buf, uint32_t len)
 {
     int result = tlsdiff_py_send(ctx, buf, len);
