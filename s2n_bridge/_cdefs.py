@@ -181,6 +181,8 @@ struct tlsdiff_input {
     int32_t eof;
 };
 int tlsdiff_memory_recv(void *ctx, uint8_t *buf, uint32_t len);
+int tlsdiff_memory_setup(struct s2n_connection *conn, struct s2n_config *config, void *owner,
+                         struct tlsdiff_input *input);
 ssize_t tlsdiff_recv(void *stream, struct s2n_connection *conn, void *buf, ssize_t size, int *error_type);
 int tlsdiff_send_trampoline(void *ctx, const uint8_t *buf, uint32_t len);
 

@@ -82,15 +82,13 @@ class Connection:
 
     def _setup(self, server_name: str | None, fd: int | None, record_size: RecordSize) -> None:
         lib = self._lib
-        self._call(lib.s2n_connection_set_config, "set config", self.config.pointer)
-        self._call(lib.s2n_connection_set_blinding, "set blinding", lib.S2N_SELF_SERVICE_BLINDING)
-        self._call(lib.s2n_connection_set_ctx, "set ctx", self._handle)
         if fd is None:
-            self._call(lib.s2n_connection_set_recv_cb, "recv cb", lib.tlsdiff_memory_recv)
-            self._call(lib.s2n_connection_set_send_cb, "send cb", lib.tlsdiff_send_trampoline)
-            self._call(lib.s2n_connection_set_recv_ctx, "recv ctx", self._input)
-            self._call(lib.s2n_connection_set_send_ctx, "send ctx", self._handle)
+            # Config, blinding, ctx and the in-memory callbacks in one call (tlsdiff_memory_setup).
+            self._call(lib.tlsdiff_memory_setup, "set up in memory", self.config.pointer, self._handle, self._input)
         else:
+            self._call(lib.s2n_connection_set_config, "set config", self.config.pointer)
+            self._call(lib.s2n_connection_set_blinding, "set blinding", lib.S2N_SELF_SERVICE_BLINDING)
+            self._call(lib.s2n_connection_set_ctx, "set ctx", self._handle)
             self._call(lib.s2n_connection_set_fd, "set fd", fd)
         if server_name is not None:
             self._call(lib.s2n_set_server_name, "set server name", server_name.encode())

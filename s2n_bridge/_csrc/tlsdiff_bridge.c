@@ -291,6 +291,21 @@ static int tlsdiff_send_trampoline(void *ctx, const uint8_t *buf, uint32_t len)
     return result;
 }
 
+/* An in-memory connection's set-up in one call (a fuzz run makes one or more connections per
+ * input): its config, self-service blinding, its Python owner as ctx, input read in C from
+ * `input`, output through the Python send callback. -1 with s2n_errno set on failure. */
+static int tlsdiff_memory_setup(struct s2n_connection *conn, struct s2n_config *config, void *owner,
+                                struct tlsdiff_input *input)
+{
+    if (s2n_connection_set_config(conn, config) < 0 || s2n_connection_set_blinding(conn, S2N_SELF_SERVICE_BLINDING) < 0
+        || s2n_connection_set_ctx(conn, owner) < 0 || s2n_connection_set_recv_cb(conn, tlsdiff_memory_recv) < 0
+        || s2n_connection_set_send_cb(conn, tlsdiff_send_trampoline) < 0 || s2n_connection_set_recv_ctx(conn, input) < 0
+        || s2n_connection_set_send_ctx(conn, owner) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- the hook into libcrypto, one per profile ---- */
 
 #ifdef TLSDIFF_PROFILE_AWSLC
