@@ -48,6 +48,7 @@ def within_budget(events: tuple[Event, ...]) -> tuple[Event, ...]:
 
 
 def payload(size: int) -> bytes:
+    """``size`` (modulo ``MAX_DATA``) bytes of a fixed, recognisable pattern."""
     size %= MAX_DATA
     return (bytes(range(256)) * (size // 256 + 1))[:size]
 

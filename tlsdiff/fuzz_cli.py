@@ -174,6 +174,7 @@ class FuzzStats:
 
     @property
     def elapsed(self) -> float:
+        """Seconds since the run started."""
         return time.monotonic() - self.started
 
     def _fork_part(self) -> str:

@@ -151,12 +151,23 @@ class Endpoint(Protocol):
     implementation: str
     key_log: list[bytes]
 
-    def start(self) -> Outcome: ...
-    def deliver(self, data: bytes, *, eof: bool = False) -> Outcome: ...
-    def deliver_pieces(self, pieces: Sequence[bytes], *, eof: bool = False) -> Outcome: ...
-    def send(self, data: bytes) -> Outcome: ...
-    def key_update(self, *, request_peer: bool) -> Outcome: ...
-    def close(self) -> Outcome: ...
+    def start(self) -> Outcome:
+        """Begin (a client writes its ClientHello); what it wrote."""
+
+    def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
+        """Give it the peer's bytes (and then the end of the stream if ``eof``); its answer."""
+
+    def deliver_pieces(self, pieces: Sequence[bytes], *, eof: bool = False) -> Outcome:
+        """The pieces given one after the other, seen as one step: one outcome for them all."""
+
+    def send(self, data: bytes) -> Outcome:
+        """Send application data; what it wrote."""
+
+    def key_update(self, *, request_peer: bool) -> Outcome:
+        """Send a KeyUpdate (asking the peer for one if ``request_peer``); what it wrote."""
+
+    def close(self) -> Outcome:
+        """Send close_notify; what it wrote."""
 
 
 # ---- s2n ----
@@ -480,9 +491,11 @@ class EngineEndpoint:
         return None
 
     def start(self) -> Outcome:
+        """``Endpoint.start`` on the engine."""
         return self._guarded("start")
 
     def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
+        """``Endpoint.deliver`` on the engine."""
         return self.deliver_pieces((data,), eof=eof)
 
     def deliver_pieces(self, pieces: Sequence[bytes], *, eof: bool = False) -> Outcome:
@@ -490,12 +503,15 @@ class EngineEndpoint:
         return self._guarded("deliver_eof" if eof else "deliver", pieces)
 
     def send(self, data: bytes) -> Outcome:
+        """``Endpoint.send`` on the engine."""
         return self._guarded("send", (data,))
 
     def key_update(self, *, request_peer: bool) -> Outcome:
+        """``Endpoint.key_update`` on the engine (lazy: sent with the next record, as s2n does)."""
         return self._guarded("key_update", request_peer=request_peer)
 
     def close(self) -> Outcome:
+        """``Endpoint.close`` on the engine."""
         return self._guarded("close")
 
 

@@ -125,21 +125,27 @@ class WireMutatingPeer:
         return replace(outcome, output=wire)
 
     def start(self) -> Outcome:
+        """The peer's first flight, with this flight's wire mutations applied."""
         return self._mutated(self._endpoint.start())
 
     def deliver(self, data: bytes, *, eof: bool = False) -> Outcome:
+        """The peer's answer to ``data``, with this flight's wire mutations applied."""
         return self._mutated(self._endpoint.deliver(data, eof=eof))
 
     def deliver_pieces(self, pieces: Sequence[bytes], *, eof: bool = False) -> Outcome:
+        """The peer's answer to the pieces, with this flight's wire mutations applied."""
         return self._mutated(self._endpoint.deliver_pieces(pieces, eof=eof))
 
     def send(self, data: bytes) -> Outcome:
+        """The peer's data records, with this flight's wire mutations applied."""
         return self._mutated(self._endpoint.send(data))
 
     def key_update(self, *, request_peer: bool) -> Outcome:
+        """The peer's KeyUpdate, with this flight's wire mutations applied."""
         return self._mutated(self._endpoint.key_update(request_peer=request_peer))
 
     def close(self) -> Outcome:
+        """The peer's close_notify, with this flight's wire mutations applied."""
         return self._mutated(self._endpoint.close())
 
 

@@ -62,6 +62,7 @@ class RecordInput:
 
     @property
     def policy(self) -> str:
+        """The s2n policy whose handshake this input's suite comes from."""
         return SUITE_POLICIES[self.suite]
 
     @classmethod

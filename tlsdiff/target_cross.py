@@ -186,6 +186,7 @@ class CrossBuildTarget:
         return [answer if isinstance(answer, WorkerDeath) else decode_trace(answer) for answer in answers.values()]
 
     def check(self, data: bytes) -> Finding | None:
+        """Run one input on both s2n builds; the finding if they part, else None."""
         scenario = self.scenario(data)
         try:
             answers = self.traces(scenario)

@@ -148,6 +148,7 @@ class RecordLayerTarget:
         self.mutator = RecordInputMutator()
 
     def check(self, data: bytes) -> Finding | None:
+        """Decode the input, deliver its sealed records to both servers; the finding if they part."""
         from tlsdiff.targets import crash_finding, divergence_finding  # noqa: PLC0415  (targets imports this module)
 
         value = RecordInput.decode(data)

@@ -32,6 +32,7 @@ class RobustnessTarget:
         self.mutator = ScenarioMutator(_lane, events=True)
 
     def check(self, data: bytes) -> Finding | None:
+        """Run the input on the engine alone, both compat modes; a crash finding if anything but a TLSError escapes."""
         from tlsdiff.targets import crash_finding  # noqa: PLC0415  (targets imports this module)
 
         scenario = _lane(Scenario.decode(data))

@@ -37,13 +37,19 @@ class Target(Protocol):
     """What the runner needs of a target."""
 
     @property
-    def name(self) -> str: ...
-    @property
-    def description(self) -> str: ...
-    @property
-    def mutator(self) -> Mutator | None: ...
+    def name(self) -> str:
+        """The target's name, as ``tlsdiff fuzz --list`` prints it."""
 
-    def check(self, data: bytes) -> Finding | None: ...
+    @property
+    def description(self) -> str:
+        """One line on what the target compares."""
+
+    @property
+    def mutator(self) -> Mutator | None:
+        """The structure-aware custom mutator, or None for libFuzzer's own."""
+
+    def check(self, data: bytes) -> Finding | None:
+        """Run one input; the finding if it makes one, else None."""
 
 
 def outcome_summary(outcome: Outcome) -> dict[str, object]:
@@ -134,6 +140,7 @@ class LockstepTarget:
 
     @property
     def mutator(self) -> Mutator:
+        """The scenario mutator, built on first use."""
         return ScenarioMutator(self.shape, stages=self.stages, events=self.events)
 
     def scenario(self, data: bytes) -> Scenario:
@@ -145,6 +152,7 @@ class LockstepTarget:
         return run_scenario(self.scenario(data), target_compat=self.target_compat)
 
     def check(self, data: bytes) -> Finding | None:
+        """Decode the input to a scenario, run it in lockstep; the finding if the two part."""
         scenario = self.scenario(data)
         try:
             result = run_scenario(scenario, target_compat=self.target_compat)

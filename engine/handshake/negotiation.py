@@ -51,15 +51,24 @@ class NegotiationPolicy(Protocol):
     """The parts of an s2n security policy that negotiation reads."""
 
     @property
-    def cipher_suites(self) -> tuple[int, ...]: ...
+    def cipher_suites(self) -> tuple[int, ...]:
+        """The policy's TLS 1.3 suites, in preference order."""
+
     @property
-    def allow_chacha20_boosting(self) -> bool: ...
+    def allow_chacha20_boosting(self) -> bool:
+        """Whether a client preferring ChaCha20 moves it first (s2n's boosting)."""
+
     @property
-    def groups(self) -> tuple[int, ...]: ...
+    def groups(self) -> tuple[int, ...]:
+        """The policy's key-exchange groups, in preference order."""
+
     @property
-    def strongly_preferred_groups(self) -> tuple[int, ...] | None: ...
+    def strongly_preferred_groups(self) -> tuple[int, ...] | None:
+        """Groups worth a HelloRetryRequest even when another share was sent, or None."""
+
     @property
-    def signature_schemes(self) -> tuple[int, ...]: ...
+    def signature_schemes(self) -> tuple[int, ...]:
+        """The policy's signature schemes, in preference order."""
 
 
 def select_cipher_suite(policy: NegotiationPolicy, offered: Sequence[int]) -> int:

@@ -104,9 +104,11 @@ class Uint(Form):
         self.size = size
 
     def read(self, reader: Reader) -> int:
+        """The big-endian integer of ``size`` bytes."""
         return reader.uint(self.size)
 
     def write(self, value: int, out: bytearray) -> None:
+        """Append ``value`` in ``size`` bytes (InternalError if it does not fit)."""
         if not 0 <= value < 1 << (8 * self.size):
             raise InternalError(f"{value} does not fit {self.size} bytes")
         out += value.to_bytes(self.size, "big")
@@ -135,9 +137,11 @@ class Fixed(Form):
         self.size = size
 
     def read(self, reader: Reader) -> bytes:
+        """Exactly ``size`` bytes."""
         return bytes(reader.bytes(self.size))
 
     def write(self, value: bytes, out: bytearray) -> None:
+        """Append ``value``, which must be exactly ``size`` bytes."""
         if len(value) != self.size:
             raise InternalError(f"fixed field of {self.size} bytes given {len(value)}")
         out += value
@@ -176,9 +180,11 @@ class Opaque(_Prefixed):
     __slots__ = ()
 
     def read(self, reader: Reader) -> bytes:
+        """The bytes after a length prefix, within the declared bounds."""
         return bytes(reader.vector(self.length_size, self.minimum, self.maximum))
 
     def write(self, value: bytes, out: bytearray) -> None:
+        """Append ``value`` behind its length prefix."""
         _length_prefix(len(value), self.length_size, out)
         out += value
 
@@ -207,6 +213,7 @@ class Vector(_Prefixed):
         self.element = element
 
     def read(self, reader: Reader) -> tuple[Any, ...]:
+        """The elements inside a length-prefixed block, each read by the element codec."""
         body = reader.sub_reader(self.length_size, self.minimum, self.maximum)
         read_element = self.element.read
         items = []
@@ -215,6 +222,7 @@ class Vector(_Prefixed):
         return tuple(items)
 
     def write(self, value: tuple[Any, ...], out: bytearray) -> None:
+        """Append the elements behind the block's length prefix."""
         body = bytearray()
         write_element = self.element.write
         for item in value:
@@ -235,9 +243,11 @@ class Nested(Form):
         self.struct = struct
 
     def read(self, reader: Reader) -> Struct:
+        """The inner value, read from the bytes of a length-prefixed block (all of them)."""
         return self.struct.read(reader)
 
     def write(self, value: Struct, out: bytearray) -> None:
+        """Append the inner value behind its block's length prefix."""
         value.write(out)
 
     def __repr__(self) -> str:
@@ -250,9 +260,11 @@ class Rest(Form):
     __slots__ = ()
 
     def read(self, reader: Reader) -> bytes:
+        """Everything left in the reader."""
         return bytes(reader.rest())
 
     def write(self, value: bytes, out: bytearray) -> None:
+        """Append ``value`` as it is."""
         out += value
 
     def __repr__(self) -> str:

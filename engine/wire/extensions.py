@@ -202,6 +202,7 @@ class ExtensionList(Vector):
         super().__init__(Nested(Extension), 2, minimum, maximum, absent_flag=absent_flag)
 
     def read(self, reader: Reader) -> tuple[Any, ...]:
+        """The extensions block, in wire order (duplicates refused as s2n refuses them)."""
         return _read_extension_block(reader, self.minimum, self.maximum)
 
 
