@@ -37,7 +37,15 @@ _SHARED_MODULES = ("cryptography.", "_hashlib")
 
 def _kept_aside(value: object) -> bool:
     """Whether ``value`` stays out of the pickle (shared, or copied by its own ``__deepcopy__``)."""
-    return _is_shared(value) or hasattr(type(value), "__deepcopy__")
+    # Asked of every object pickled; the answer depends on the type alone, so it is kept per type.
+    kind = type(value)
+    kept = _KEPT_ASIDE.get(kind)
+    if kept is None:
+        kept = _KEPT_ASIDE[kind] = _is_shared(value) or hasattr(kind, "__deepcopy__")
+    return kept
+
+
+_KEPT_ASIDE: dict[type, bool] = {}
 
 
 class _Pickler(pickle.Pickler):
