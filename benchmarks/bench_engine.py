@@ -340,8 +340,8 @@ def aligned(line: list[str], widths: list[int]) -> str:
     return " ".join([line[0].ljust(widths[0]), *(text.rjust(width + 2) for text, width in cells)])
 
 
-def machine_line(seconds: float, profile: str) -> str:
-    """Machine, Python, s2n profile, timing and timestamp."""
+def machine_description() -> str:
+    """CPU model, CPUs this process may use, Python, and the time now, e.g. for a table's notes."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     model = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
@@ -349,10 +349,14 @@ def machine_line(seconds: float, profile: str) -> str:
         names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
         model = names[0] if names else model
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    return f"{model}, nproc={cpus}, Python {platform.python_version()} ({platform.machine()}), {stamp}"
+
+
+def machine_line(seconds: float, profile: str) -> str:
+    """Machine, Python, s2n profile, timing and timestamp."""
     return (
-        f"machine: {model}, nproc={cpus}, Python {platform.python_version()} ({platform.machine()}), "
-        f"s2n profile {profile}; {seconds:g} s per rate (median of {SLICES} slices); {stamp}; "
-        "ratios from this one run only (rates: >1x = engine faster; KiB: >1x = engine bigger)"
+        f"machine: {machine_description()}; s2n profile {profile}; {seconds:g} s per rate (median of {SLICES} "
+        "slices); ratios from this one run only (rates: >1x = engine faster; KiB: >1x = engine bigger)"
     )
 
 

@@ -35,7 +35,7 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -c 'import cryptography, cffi, atheris, pytest, xdist, hypothesis' \
+.venv/bin/python -c 'import cryptography, cffi, atheris, pytest, xdist, hypothesis, tlslite' \
     || { echo "[setup] dependencies did not install" >&2; exit 2; }
 
 .venv/bin/tlsdiff build ${TLSDIFF_S2N_PROFILE:+--profile "$TLSDIFF_S2N_PROFILE"}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set up, lint, type-check, run the tests in parallel on every s2n build
-# profile (TLSDIFF_TEST_PROFILES, default "openssl aws-lc"), then the fuzz targets briefly and reproducibly
+# profile (TLSDIFF_TEST_PROFILES, default "openssl aws-lc"), the interop suite against real peers,
+# then the fuzz targets briefly and reproducibly
 # (ci/fuzz_ci.py: regression corpus replay, fixed runs per target), then the bridge under valgrind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,11 @@ for profile in $profiles; do
     [ "$profile" = openssl ] || marks=(-m "not openssl_engine")
     TLSDIFF_S2N_PROFILE=$profile .venv/bin/python -m pytest -n auto -q -p no:cacheprovider "${marks[@]}" tests
 done
+
+# Against real peers over loopback (s2n in its own process, openssl, gnutls, Python's ssl, tlslite-ng),
+# and tshark dissecting a capture of the engine's traffic (docs/interop.md); about 45 s on 2 cores.
+echo "[test] interop suite (openssl profile)"
+TLSDIFF_S2N_PROFILE=openssl .venv/bin/python -m pytest -n auto -q -p no:cacheprovider interop
 
 echo "[test] fuzzing: replay the regression corpus, then each target for a fixed number of executions"
 TLSDIFF_S2N_PROFILE=openssl .venv/bin/python ci/fuzz_ci.py --runs "${TLSDIFF_CI_FUZZ_RUNS:-500}" --seed 1

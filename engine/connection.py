@@ -131,7 +131,8 @@ class ConnectionInfo:
     "NONE"; ``signature_scheme`` the lowercase ``SignatureScheme`` name of the server's
     CertificateVerify or "NONE"; ``handshake_type`` and ``last_message`` as
     ``s2n_connection_get_handshake_type_name``/``_get_last_message_name``; ``alpn`` and
-    ``server_name`` or None; the byte counts of what crossed the transport.
+    ``server_name`` or None; the byte counts of what crossed the transport. ``hello_retry`` says
+    whether the handshake had a HelloRetryRequest.
     """
 
     protocol: str
@@ -145,14 +146,20 @@ class ConnectionInfo:
     wire_bytes_in: int
     wire_bytes_out: int
 
+    @property
+    def hello_retry(self) -> bool:
+        """Whether the handshake type includes HELLO_RETRY_REQUEST (the server asked for another key share)."""
+        return "HELLO_RETRY_REQUEST" in self.handshake_type.split("|")
 
-def _check_role(config: EngineConfig, client: bool, server_name: str | None) -> None:
+
+def _check_role(config: EngineConfig, client: bool, server_name: str | None, verify_name: str | None) -> None:
     """What ``EngineConfig`` cannot check alone, because it depends on the role."""
     if not client and not config.certificates:
         raise ConfigurationError("a server needs at least one certificate")
     # RFC 6066 section 3: a HostName is 1 to 2^16-1 ASCII bytes; s2n takes at most 255 (S2N_MAX_SERVER_NAME).
-    if server_name is not None and (not server_name.isascii() or not 1 <= len(server_name) <= 0xFF):
-        raise ConfigurationError(f"server name {server_name!r} is not 1 to 255 ASCII characters")
+    for kind, name in (("server name", server_name), ("name to verify", verify_name)):
+        if name is not None and (not name.isascii() or not 1 <= len(name) <= 0xFF):
+            raise ConfigurationError(f"{kind} {name!r} is not 1 to 255 ASCII characters")
 
 
 class TLSConnection:
@@ -167,8 +174,18 @@ class TLSConnection:
         server_name: str | None = None,
         key_log: KeyLogSink | None = None,
         instrumentation: Instrumentation | None = None,
+        verify_name: str | None = None,
     ) -> None:
-        _check_role(config, client, server_name)
+        """A connection for one side (``client``); a client sends ``server_name`` as SNI.
+
+        ``verify_name`` is the name a client checks the server's certificate against: a DNS
+        name, or an IP address literal matched against iPAddress SANs only; by default
+        ``server_name`` (one string for both, as s2n-tls has it, which also sends an IP literal
+        as SNI). To follow RFC 6066 section 3 for an IP address, give it as ``verify_name``
+        with no ``server_name`` (``engine.socket_api.connect`` does). ``key_log`` receives
+        one NSS key-log line per secret (``engine.keylog.KeyLogFile``).
+        """
+        _check_role(config, client, server_name, verify_name)
         hooks = instrumentation or _NO_INSTRUMENTATION
         compat = config.compat
         reading = RecordReading(
@@ -183,6 +200,7 @@ class TLSConnection:
             config, client, random or OsRandomSource(), records, key_log, message_hook=hooks.message_hook
         )
         self.ctx.negotiated.server_name = server_name
+        self.ctx.verify_name = server_name if verify_name is None else verify_name
         # A client never runs server code: until start() it expects nothing at all.
         self._state: State = AwaitingStart() if client else ExpectClientHello()
         self._error: TLSError | None = None

@@ -10,6 +10,18 @@ Two classes stand apart. ``UnexpectedEOFError`` is a ``TLSError`` that sends not
 or a ``TLSConnection`` is built with something that cannot work (an unknown policy, a
 certificate that does not parse, a signer whose key is not the certificate's), never
 for anything the peer sent, and nothing is written to the wire for it.
+
+One family for callers: everything here derives from ``EngineError``::
+
+    EngineError
+    ├── TLSError                 input the engine rejects (each subclass names its alert)
+    │   └── PeerAlertError       the peer sent a fatal alert (raised by engine.socket_api)
+    ├── TransportError           the socket failed, or the peer hung up mid-connection
+    │   └── TLSTimeoutError      a blocking call ran out of time
+    └── ConfigurationError       also a ValueError
+
+The sans-IO ``TLSConnection`` raises only ``TLSError`` (and ``ConfigurationError`` when
+built); ``PeerAlertError`` and the transport errors come from the blocking socket API.
 """
 
 from __future__ import annotations
@@ -25,14 +37,18 @@ __all__ = [
     "ConfigurationError",
     "DecodeError",
     "DecryptError",
+    "EngineError",
     "HandshakeFailureError",
     "IllegalParameterError",
     "InternalError",
     "MissingExtensionError",
     "NoApplicationProtocolError",
+    "PeerAlertError",
     "ProtocolVersionError",
     "RecordOverflowError",
     "TLSError",
+    "TLSTimeoutError",
+    "TransportError",
     "UnexpectedEOFError",
     "UnexpectedMessageError",
     "UnsupportedCertificateError",
@@ -72,7 +88,11 @@ class AlertDescription(IntEnum):
     NO_APPLICATION_PROTOCOL = 120
 
 
-class TLSError(Exception):
+class EngineError(Exception):
+    """The base of every error the engine and its socket API raise (``except EngineError`` catches them all)."""
+
+
+class TLSError(EngineError):
     """Input the engine rejects; ``alert`` is what it tells the peer (unless ``sends_alert`` is False)."""
 
     alert: AlertDescription = AlertDescription.INTERNAL_ERROR
@@ -82,13 +102,23 @@ class TLSError(Exception):
     events_before: tuple[object, ...] = ()
 
 
-class ConfigurationError(ValueError):
+class ConfigurationError(EngineError, ValueError):
     """A configuration that cannot work, refused when it is built; not peer input, so not a ``TLSError``.
 
     Raised by ``EngineConfig(...)`` (unknown policy, unusable certificate or signer,
-    impossible record size or ALPN list) and by ``TLSConnection(...)`` (a server without
-    certificates, a server name that cannot be sent). Nothing goes on the wire.
+    impossible record size or ALPN list), by ``TLSConnection(...)`` (a server without
+    certificates, a server name that cannot be sent) and by ``engine.pem`` and
+    ``engine.keylog`` for a file they cannot use. Nothing goes on the wire.
     """
+
+
+class TransportError(EngineError):
+    """The transport under TLS failed: a socket error, or the peer hung up the TCP connection
+    before its close_notify (during the handshake, or mid-stream: a truncation)."""
+
+
+class TLSTimeoutError(TransportError):
+    """A blocking call did not finish within its timeout."""
 
 
 class DecodeError(TLSError):
@@ -190,3 +220,41 @@ class InternalError(TLSError):
     """The engine cannot go on for a reason that is not the peer's fault."""
 
     alert = AlertDescription.INTERNAL_ERROR
+
+
+def _alert_name(description: int) -> str:
+    """``handshake_failure (40)``; an unknown code point as ``unknown (200)``."""
+    try:
+        name = AlertDescription(description).name.lower()
+    except ValueError:
+        name = "unknown"
+    return f"{name} ({description})"
+
+
+class PeerAlertError(TLSError):
+    """The peer sent a fatal alert (or, during the handshake, a close_notify): the connection is over.
+
+    Raised by the blocking API (``engine.socket_api``) at whatever step the alert arrives;
+    nothing is sent back. ``received`` is the peer's alert: an ``AlertDescription``, or the
+    plain ``int`` for a code point the engine does not know.
+
+    >>> str(PeerAlertError(40))
+    'peer sent alert handshake_failure (40)'
+    """
+
+    alert = AlertDescription.CLOSE_NOTIFY
+    sends_alert = False
+
+    def __init__(self, received: int, context: str = "") -> None:
+        """``context``, when given, is appended to the message (e.g. "during the handshake")."""
+        try:
+            self.received: AlertDescription | int = AlertDescription(received)
+        except ValueError:
+            self.received = received
+        self.context = context
+        message = f"peer sent alert {_alert_name(received)}"
+        super().__init__(f"{message} {context}" if context else message)
+
+    def __reduce__(self) -> tuple[type[PeerAlertError], tuple[int, str]]:
+        """Pickled by its arguments, not its message (an error may cross a process pool)."""
+        return (type(self), (int(self.received), self.context))

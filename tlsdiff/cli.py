@@ -6,8 +6,10 @@ on both sides), ``demo`` (the main job: every scenario four ways over several po
 and certificates, then a short differential fuzz run and a triage of its findings),
 ``fuzz`` (run, list or replay fuzz targets; ``--jobs``, ``--coverage``), ``corpus``
 (generate, merge or minimize seed corpora), ``triage`` (replay, group and minimise a
-findings directory; HTML report). Bad input gets a one-line message and a
-non-zero exit.
+findings directory; HTML report), ``client`` and ``server`` (TLS 1.3 on real sockets,
+as openssl s_client/s_server, either implementation: ``tlsdiff.net_cli``), ``interop``
+(the interop suite against s2n, OpenSSL, GnuTLS, Python's ssl and tlslite-ng; ``--report``).
+Bad input gets a one-line message and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -196,6 +198,12 @@ def _parser() -> argparse.ArgumentParser:
     from tlsdiff.triage_cli import add_triage_command  # noqa: PLC0415
 
     add_triage_command(commands)
+    from tlsdiff.net_cli import add_net_commands  # noqa: PLC0415
+
+    add_net_commands(commands)
+    from tlsdiff.interop_cli import add_interop_command  # noqa: PLC0415
+
+    add_interop_command(commands)
     return parser
 
 

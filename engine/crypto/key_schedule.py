@@ -6,6 +6,7 @@ the traffic secrets derived from them with the running transcript hash.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -24,7 +25,15 @@ def hkdf_extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
     return hmac.digest(salt, ikm, hash_name)
 
 
+@functools.lru_cache(maxsize=8)
+def _digest_size(hash_name: str) -> int:
+    return hashlib.new(hash_name).digest_size
+
+
 def _hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
+    if length <= _digest_size(hash_name):
+        # What TLS 1.3 asks for (keys, IVs, secrets: at most Hash.length): T(1) alone.
+        return hmac.digest(prk, info + b"\x01", hash_name)[:length]
     output = b""
     block = b""
     counter = 1
@@ -35,10 +44,16 @@ def _hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
     return output[:length]
 
 
+@functools.lru_cache(maxsize=64)  # the labels are a handful of constants; a handshake asks for each several times
+def _label_prefix(label: bytes, length: int) -> bytes:
+    """HkdfLabel up to its context: length, then the label with its ``tls13 `` prefix."""
+    full_label = b"tls13 " + label
+    return length.to_bytes(2, "big") + bytes([len(full_label)]) + full_label
+
+
 def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
     """HKDF-Expand-Label (RFC 8446 section 7.1): the label is prefixed with ``tls13 ``."""
-    full_label = b"tls13 " + label
-    info = length.to_bytes(2, "big") + bytes([len(full_label)]) + full_label + bytes([len(context)]) + context
+    info = _label_prefix(label, length) + bytes([len(context)]) + context
     return _hkdf_expand(hash_name, secret, info, length)
 
 
@@ -62,7 +77,23 @@ def traffic_keys(hash_name: str, secret: bytes, key_len: int, iv_len: int = 12) 
 
 def next_traffic_secret(hash_name: str, secret: bytes) -> bytes:
     """application_traffic_secret_N+1 (RFC 8446 section 7.2, KeyUpdate)."""
-    return hkdf_expand_label(hash_name, secret, b"traffic upd", b"", hashlib.new(hash_name).digest_size)
+    return hkdf_expand_label(hash_name, secret, b"traffic upd", b"", _digest_size(hash_name))
+
+
+@functools.lru_cache(maxsize=8)
+def _empty_hash(hash_name: str) -> bytes:
+    return hashlib.new(hash_name).digest()
+
+
+@functools.lru_cache(maxsize=8)
+def _no_psk_secrets(hash_name: str) -> tuple[bytes, bytes]:
+    """The early secret without a PSK, and the salt it gives the handshake secret: constants of the hash.
+
+    Public values (HKDF of zeros and the empty transcript), computed once rather than twice per handshake.
+    """
+    zeros = bytes(_digest_size(hash_name))
+    early_secret = hkdf_extract(hash_name, zeros, zeros)
+    return early_secret, hkdf_expand_label(hash_name, early_secret, b"derived", _empty_hash(hash_name), len(zeros))
 
 
 class KeySchedule:
@@ -70,14 +101,15 @@ class KeySchedule:
 
     def __init__(self, hash_name: str, psk: bytes | None = None) -> None:
         self.hash_name = hash_name
-        self.hash_len = hashlib.new(hash_name).digest_size
+        self.hash_len = _digest_size(hash_name)
         zeros = bytes(self.hash_len)
-        self.early_secret = hkdf_extract(hash_name, zeros, psk if psk is not None else zeros)
+        if psk is None:
+            self.early_secret, self._handshake_salt = _no_psk_secrets(hash_name)
+        else:
+            self.early_secret = hkdf_extract(hash_name, zeros, psk)
+            self._handshake_salt = self.derive_secret(self.early_secret, b"derived", _empty_hash(hash_name))
         self.handshake_secret = b""
         self.master_secret = b""
-
-    def _empty_hash(self) -> bytes:
-        return hashlib.new(self.hash_name).digest()
 
     def derive_secret(self, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
         """Derive-Secret(Secret, Label, Messages) with the transcript hash already computed."""
@@ -85,12 +117,11 @@ class KeySchedule:
 
     def enter_handshake(self, shared_secret: bytes) -> None:
         """Mix in the (EC)DHE shared secret."""
-        salt = self.derive_secret(self.early_secret, b"derived", self._empty_hash())
-        self.handshake_secret = hkdf_extract(self.hash_name, salt, shared_secret)
+        self.handshake_secret = hkdf_extract(self.hash_name, self._handshake_salt, shared_secret)
 
     def enter_master(self) -> None:
         """Advance to the master secret (after ServerHello ... server Finished)."""
-        salt = self.derive_secret(self.handshake_secret, b"derived", self._empty_hash())
+        salt = self.derive_secret(self.handshake_secret, b"derived", _empty_hash(self.hash_name))
         self.master_secret = hkdf_extract(self.hash_name, salt, bytes(self.hash_len))
 
     def finished_verify_data(self, base_key: bytes, transcript_hash: bytes) -> bytes:

@@ -15,6 +15,7 @@ of the content to sign, and the engine computes the same digest.
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
 import gmpy2
@@ -38,6 +39,7 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 }
 
 
+@functools.lru_cache(maxsize=64)  # asked for several times a handshake; the instances keep no state
 def scheme_hash(scheme: SignatureScheme) -> hashes.HashAlgorithm:
     """The hash a scheme signs with; ``SigningError`` for schemes the harness does not sign with."""
     algorithm = _HASHES.get(scheme.name.rsplit("_", 1)[-1])
@@ -68,6 +70,7 @@ class KeySigner:
 
     def __init__(self, private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
         self._key = private_key
+        self._is_ecdsa = isinstance(private_key, ec.EllipticCurvePrivateKey)  # an ABC check: once, not per signature
         self._memo: dict[tuple[SignatureScheme, bytes, bytes], bytes] = {}
 
     def __deepcopy__(self, memo: dict[int, object]) -> KeySigner:
@@ -84,7 +87,7 @@ class KeySigner:
         algorithm = scheme_hash(scheme)
         if len(digest) != algorithm.digest_size:
             raise SigningError(f"{scheme.name} needs a {algorithm.digest_size}-byte digest, got {len(digest)}")
-        is_ecdsa = isinstance(self._key, ec.EllipticCurvePrivateKey)
+        is_ecdsa = self._is_ecdsa
         if is_ecdsa != scheme.name.startswith("ECDSA") or not scheme.name.startswith(("ECDSA", "RSA_PKCS1", "RSA_PSS")):
             raise SigningError(f"an {'ECDSA' if is_ecdsa else 'RSA'} key cannot sign with {scheme.name}")
         # The salt is drawn before the memo is consulted: the caller's stream moves on either way.

@@ -8,6 +8,7 @@ validated chain, the trust anchor (``check_root_certificate``).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -35,6 +36,7 @@ __all__ = [
     "check_certificate_preferences",
     "check_root_certificate",
     "parse_chain",
+    "reference_identity",
     "verify_chain",
     "verify_signature",
 ]
@@ -103,18 +105,36 @@ def _without_trailing_bytes(der: bytes, allowed: int | None) -> bytes:
     return der[:end]
 
 
+def reference_identity(name: str) -> x509.DNSName | x509.IPAddress:
+    """What a certificate must name for ``name``: an iPAddress SAN for an IP literal, else a DNS name.
+
+    RFC 6125 section 6.2.1 (reference identities: an IP address is matched against
+    iPAddress entries only, never a DNS name or the CN). s2n-tls does the same with one
+    string: its default ``verify_host`` (tls/s2n_connection.c ``s2n_default_verify_host``)
+    compares the server name with each DNS and URI SAN, and with each iPAddress SAN
+    printed by ``inet_ntop`` (tls/s2n_x509_validator.c
+    ``s2n_verify_host_information_san_entry``), and refuses a CN that parses as an IP
+    address (unless ``s2n_config_allow_ip_in_cn``).
+    """
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 def verify_chain(
     chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], server_name: str
 ) -> list[x509.Certificate]:
-    """Path validation to one of ``anchors`` and a host-name match (RFC 5280, RFC 6125).
+    """Path validation to one of ``anchors`` and a match of ``server_name`` (RFC 5280, RFC 6125).
 
+    ``server_name`` is a DNS name or an IP address literal (``reference_identity``).
     Returns the validated path, leaf first, ending with the trust anchor it reached.
     """
     if not anchors:  # cryptography's Store refuses to be empty (ValueError): nothing is trusted
         raise CertificateUnknownError("no trust anchors: no chain can be trusted")
     builder = PolicyBuilder().store(Store(list(anchors))).time(datetime.now(UTC))
     try:
-        verifier = builder.build_server_verifier(x509.DNSName(server_name))
+        verifier = builder.build_server_verifier(reference_identity(server_name))
         return verifier.verify(chain[0], list(chain[1:]))
     except (VerificationError, ValueError) as error:
         raise BadCertificateError(f"certificate does not verify: {error}") from None

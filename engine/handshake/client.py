@@ -10,6 +10,7 @@ right after a HelloRetryRequest, else after the server's Finished; then its Fini
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 from cryptography import x509
@@ -89,6 +90,12 @@ class _Hello:
         self.requested = frozenset(extension.extension_type for extension in message.extensions)
 
 
+@functools.lru_cache(maxsize=128)
+def _repeated_extension(extension_type: int, body: Struct) -> Extension:
+    """``Extension.of`` for the bodies that repeat from one ClientHello to the next (all but key shares)."""
+    return Extension.of(extension_type, body)
+
+
 def _extension_bodies(
     ctx: HandshakeContext, offer: ClientHelloOffer, shares: dict[int, KeyShare], cookie: Extension | None
 ) -> list[Extension]:
@@ -112,8 +119,12 @@ def _extension_bodies(
         if extension_type in (ExtensionType.COOKIE, ExtensionType.PADDING):
             continue  # the cookie went in just above; padding is added last (_pad)
         body = bodies.get(extension_type)
-        default = Extension(extension_type, fixed.get(extension_type, b""))
-        extensions.append(Extension.of(extension_type, body) if body is not None else default)
+        if body is None:
+            extensions.append(Extension(extension_type, fixed.get(extension_type, b"")))
+        elif extension_type == ExtensionType.KEY_SHARE:
+            extensions.append(Extension.of(extension_type, body))
+        else:
+            extensions.append(_repeated_extension(extension_type, body))
         if extension_type == ExtensionType.SERVER_NAME and ctx.config.alpn:
             alpn = ProtocolNameList(ctx.config.alpn)
             extensions.append(Extension.of(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, alpn))
@@ -456,7 +467,7 @@ class ExpectCertificate(_ServerMessageState):
             )
             if len(certificates) > MAX_CHAIN_DEPTH:
                 raise BadCertificateError(f"{len(certificates)} certificates: more than {MAX_CHAIN_DEPTH}")
-            validated = verify_chain(chain, ctx.config.trust_anchors, ctx.negotiated.server_name or "")
+            validated = verify_chain(chain, ctx.config.trust_anchors, ctx.verify_name or "")
             check_root_certificate(validated, security_policy, OPENSSL_3)
         ctx.negotiated.peer_chain = tuple(entry.cert_data for entry in message.entries)
         ctx.received(raw)

@@ -75,6 +75,8 @@ class HandshakeContext:
     client_random: bytes = b""
     # Client: the signature schemes its ClientHello offered (the server's CertificateVerify must use one).
     offered_signature_schemes: tuple[int, ...] = ()
+    # Client: the name the server's certificate must carry, a DNS name or an IP literal (None: nothing matches).
+    verify_name: str | None = None
     schedule: KeySchedule | None = None
     client_handshake_secret: bytes = b""
     server_handshake_secret: bytes = b""
@@ -230,10 +232,11 @@ class HandshakeContext:
         self.server_application_secret = schedule.derive_secret(
             schedule.master_secret, b"s ap traffic", transcript_hash
         )
-        exporter = schedule.derive_secret(schedule.master_secret, b"exp master", transcript_hash)
         self._log_secret(b"CLIENT_TRAFFIC_SECRET_0", self.client_application_secret)
         self._log_secret(b"SERVER_TRAFFIC_SECRET_0", self.server_application_secret)
-        self._log_secret(b"EXPORTER_SECRET", exporter)
+        if self.key_log is not None:  # nothing else uses the exporter secret: derived only to be logged
+            exporter = schedule.derive_secret(schedule.master_secret, b"exp master", transcript_hash)
+            self._log_secret(b"EXPORTER_SECRET", exporter)
 
     def use_handshake_keys(self, *, read: bool, write: bool) -> None:
         """Switch one or both directions to the handshake traffic keys."""

@@ -123,6 +123,7 @@ def key_kind(certificate: x509.Certificate) -> KeyKind | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)  # both sides ask per handshake; a certificate is hashed and compared by its DER
 def schemes_for_certificate(certificate: x509.Certificate) -> frozenset[int]:
     """The TLS 1.3 signature schemes a certificate's key can sign with."""
     kind = key_kind(certificate)

@@ -31,6 +31,7 @@ then indexes the new sequence.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -107,10 +108,16 @@ SEQUENCES: Mapping[HandshakeFlags, tuple[Message, ...]] = MappingProxyType({
 _KEPT_ON_RENEGOTIATION = _F.HELLO_RETRY_REQUEST | _F.MIDDLEBOX_COMPAT | _F.EARLY_CLIENT_CCS
 
 
+@functools.lru_cache(maxsize=64)  # a handful of types; the Flag operators are slow Python
+def _negotiated_type(flags: HandshakeFlags, middlebox: bool) -> HandshakeFlags:
+    negotiated = (flags & _KEPT_ON_RENEGOTIATION) | HandshakeFlags.NEGOTIATED | HandshakeFlags.FULL_HANDSHAKE
+    return negotiated | HandshakeFlags.MIDDLEBOX_COMPAT if middlebox else negotiated
+
+
 class HandshakePosition:
     """Where a connection is in its handshake: s2n's (handshake_type, message_number)."""
 
-    __slots__ = ("_own", "flags", "number")
+    __slots__ = ("_flags", "_own", "_sequence", "number")
 
     def __init__(self, *, client: bool) -> None:
         self.flags = HandshakeFlags.INITIAL
@@ -118,9 +125,20 @@ class HandshakePosition:
         self._own = "C" if client else "S"
 
     @property
+    def flags(self) -> HandshakeFlags:
+        """s2n's handshake type: which sequence ``number`` indexes."""
+        return self._flags
+
+    @flags.setter
+    def flags(self, flags: HandshakeFlags) -> None:
+        # The sequence is looked up once per handshake type, not at every question about the position.
+        self._flags = flags
+        self._sequence = SEQUENCES.get(flags)
+
+    @property
     def message(self) -> Message:
         """The message at the position (``ACTIVE_MESSAGE``): being read or written, or APPLICATION_DATA."""
-        sequence = SEQUENCES.get(self.flags)
+        sequence = self._sequence
         if sequence is None or self.number >= len(sequence):
             raise InternalError(f"no message {self.number} in handshake type {self.flags!r}")
         return sequence[self.number]
@@ -167,10 +185,7 @@ class HandshakePosition:
         A full handshake (no PSK); MIDDLEBOX_COMPAT when ``middlebox`` (s2n: always, outside QUIC,
         ``s2n_is_middlebox_compat_enabled``). Flags that already shaped the sequence stay.
         """
-        flags = (self.flags & _KEPT_ON_RENEGOTIATION) | HandshakeFlags.NEGOTIATED | HandshakeFlags.FULL_HANDSHAKE
-        if middlebox:
-            flags |= HandshakeFlags.MIDDLEBOX_COMPAT
-        self.flags = flags
+        self.flags = _negotiated_type(self.flags, middlebox)
 
     def check_write(self, record_type: int, message_type: int = 0) -> None:
         """An internal error unless this side is to write such a message now (the table and the states agree)."""

@@ -378,6 +378,7 @@ class ClientHelloOffer:
     signature_schemes: tuple[int, ...]
 
 
+@functools.lru_cache(maxsize=256)  # a pure function of frozen values, asked for by every client handshake
 def client_hello_offer(
     security_policy: SecurityPolicy, libcrypto: Libcrypto, *, server_name: bool = True
 ) -> ClientHelloOffer:

@@ -14,7 +14,8 @@ an unknown type on its header at any time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import struct
+from typing import NamedTuple
 
 from engine.errors import RecordOverflowError, UnexpectedMessageError
 from engine.record.protection import MAX_CIPHERTEXT
@@ -22,34 +23,48 @@ from engine.record.protection import MAX_CIPHERTEXT
 __all__ = ["Deframer", "RawRecord"]
 
 _HEADER = 5
+_HEADER_FIELDS = struct.Struct(">BHH")  # content type, legacy_record_version, length
 _KNOWN_TYPES = frozenset({20, 21, 22, 23})
 _SSLV2_FLAG = 0x80
 # The record version s2n requires once the version is established: min(TLS 1.3, TLS 1.2).
 _ESTABLISHED_RECORD_VERSION = 0x0303
 
 
-@dataclass(frozen=True, slots=True)
-class RawRecord:
+class RawRecord(NamedTuple):
     """One record as received: header fields and body, not yet decrypted.
 
     For an SSLv2 record (``sslv2``), ``content_type`` is its msg_type (the third byte),
-    ``legacy_version`` the two bytes after it, and ``body`` what follows them.
+    ``legacy_version`` the two bytes after it, and ``body`` what follows them. ``body`` is a
+    read-only view of the bytes fed, not a copy (``bytes(record.body)`` to keep one).
+    A named tuple rather than a frozen dataclass: one is made per record, and it is built
+    in a third of the time.
     """
 
     content_type: int
     legacy_version: int
     header: bytes
-    body: bytes
+    body: memoryview
     sslv2: bool = False
 
 
 class Deframer:
-    """Accumulates bytes and yields whole records."""
+    """Accumulates bytes and yields whole records.
+
+    The records of one ``feed`` are read in place (their bodies are views of the bytes fed).
+    Only a record split between feeds is copied: its start into a buffer, then, from the next
+    feeds, just the bytes that complete it, so a peer trickling bytes costs amortized linear
+    time and the records after it are again read in place.
+    """
 
     def __init__(
         self, max_body: int = MAX_CIPHERTEXT, *, s2n_framing: bool = False, check_version: bool = False
     ) -> None:
+        # Unread input: first ``_buffer`` (bytes kept from earlier feeds), then ``_data`` from ``_offset``
+        # on (the last feed, read in place). ``_data`` has unread bytes only while the buffer is empty
+        # or holds exactly one record.
         self._buffer = bytearray()
+        self._data = b""
+        self._offset = 0
         self._max_body = max_body
         self._s2n_framing = s2n_framing
         self._check_version = check_version
@@ -60,31 +75,68 @@ class Deframer:
     @property
     def pending(self) -> int:
         """Bytes received that do not yet form a whole record."""
-        return len(self._buffer)
+        return len(self._buffer) + len(self._data) - self._offset
 
-    def feed(self, data: bytes) -> None:
-        """Add bytes from the peer."""
-        self._buffer += data
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Add bytes from the peer (a mutable buffer is copied: it may change once this returns)."""
+        data = bytes(data)  # a private immutable copy, unless it already is one: views of it stay valid
+        if not self.pending:
+            self._data, self._offset = data, 0
+            return
+        self._buffer += memoryview(self._data)[self._offset :]
+        # Only the record waiting in the buffer is completed there; the records after it are read in place.
+        cut = self._bytes_for_buffer(data)
+        self._buffer += memoryview(data)[:cut]
+        self._data, self._offset = data, cut
+
+    def _bytes_for_buffer(self, data: bytes) -> int:
+        """How many of ``data``'s bytes complete the buffered record (all, if the buffer holds more than one)."""
+        header = bytes(self._buffer[:_HEADER]) + data[: max(_HEADER - len(self._buffer), 0)]
+        if len(header) < _HEADER:
+            return len(data)
+        if self._s2n_framing and header[0] & _SSLV2_FLAG:
+            size = 2 + (int.from_bytes(header[:2], "big") ^ (_SSLV2_FLAG << 8))  # its length counts from byte 3
+        else:
+            size = _HEADER + int.from_bytes(header[3:5], "big")
+        size = max(size, _HEADER)  # a header too short for its own fields is refused by next_record
+        if len(self._buffer) > size:
+            return len(data)
+        return min(size - len(self._buffer), len(data))
 
     def next_record(self) -> RawRecord | None:
         """The next whole record, or None until more bytes arrive."""
-        if len(self._buffer) < _HEADER:
+        if self._buffer:
+            record = self._next_from(self._buffer, 0)
+            if record is not None:
+                del self._buffer[: _HEADER + len(record.body)]
+            return record
+        record = self._next_from(self._data, self._offset)
+        if record is None:
+            # Keep the incomplete rest, so that the fed bytes are not held (or viewed) past this call.
+            self._buffer += memoryview(self._data)[self._offset :]
+            self._data, self._offset = b"", 0
+        else:
+            self._offset += _HEADER + len(record.body)
+        return record
+
+    def _next_from(self, source: bytes | bytearray, start: int) -> RawRecord | None:
+        """The record at ``source[start:]``, checked on its header, or None if it is not all there yet."""
+        if len(source) - start < _HEADER:
             return None
-        if self._s2n_framing and self._buffer[0] & _SSLV2_FLAG:
-            return self._next_sslv2_record()
-        self._check_header()
-        length = int.from_bytes(self._buffer[3:5], "big")
+        content_type, version, length = _HEADER_FIELDS.unpack_from(source, start)
+        if self._s2n_framing and content_type & _SSLV2_FLAG:
+            return self._sslv2_record(source, start)
+        self._check_header(content_type, version)
         if length > self._max_body:
             raise RecordOverflowError(f"record of {length} bytes")
-        return self._take(length)
+        parts = _take(source, start, length)
+        return None if parts is None else RawRecord(content_type, version, *parts)
 
-    def _check_header(self) -> None:
+    def _check_header(self, content_type: int, version: int) -> None:
         """tls/s2n_record_read.c:111-157 ``s2n_record_header_parse``: type, then version, on the header alone."""
-        content_type = self._buffer[0]
         strict = self.version_established or not self._s2n_framing
         if strict and content_type not in _KNOWN_TYPES:
             raise UnexpectedMessageError(f"unknown record type {content_type}")
-        version = int.from_bytes(self._buffer[1:3], "big")
         # Compat.record_version_check: s2n refuses any other record version once the version is established
         # (tls/s2n_record_read.c:155, S2N_MIN(actual_protocol_version, S2N_TLS12) != version).
         # = https://www.rfc-editor.org/rfc/rfc8446#section-5.1
@@ -95,20 +147,24 @@ class Deframer:
         if self._check_version and self.version_established and version != _ESTABLISHED_RECORD_VERSION:
             raise UnexpectedMessageError(f"record version {version:#06x} once the version is established")
 
-    def _next_sslv2_record(self) -> RawRecord | None:
+    def _sslv2_record(self, source: bytes | bytearray, start: int) -> RawRecord | None:
         """tls/s2n_record_read.c ``s2n_sslv2_record_header_parse``: 3 of its bytes are in the 5-byte header."""
-        length = int.from_bytes(self._buffer[0:2], "big") ^ (_SSLV2_FLAG << 8)
+        length = int.from_bytes(source[start : start + 2], "big") ^ (_SSLV2_FLAG << 8)
         if length < _HEADER - 2:
             raise UnexpectedMessageError(f"SSLv2 record of {length} bytes")
-        record = self._take(length - (_HEADER - 2))
-        if record is None:
+        parts = _take(source, start, length - (_HEADER - 2))
+        if parts is None:
             return None
-        return RawRecord(record.header[2], int.from_bytes(record.header[3:5], "big"), record.header, record.body, True)
+        header, body = parts
+        return RawRecord(header[2], int.from_bytes(header[3:5], "big"), header, body, True)
 
-    def _take(self, length: int) -> RawRecord | None:
-        if len(self._buffer) < _HEADER + length:
-            return None
-        header = bytes(self._buffer[:_HEADER])
-        body = bytes(self._buffer[_HEADER : _HEADER + length])
-        del self._buffer[: _HEADER + length]
-        return RawRecord(header[0], int.from_bytes(header[1:3], "big"), header, body)
+
+def _take(source: bytes | bytearray, start: int, length: int) -> tuple[bytes, memoryview] | None:
+    """(header, body) of the record at ``start`` with a ``length``-byte body, or None if it is not all there."""
+    end = start + _HEADER + length
+    if len(source) < end:
+        return None
+    header = bytes(source[start : start + _HEADER])
+    if isinstance(source, bytes):
+        return header, memoryview(source)[start + _HEADER : end]  # immutable: a view is safe to hand up
+    return header, memoryview(bytes(source[start + _HEADER : end]))  # the buffer is about to shrink

@@ -80,7 +80,7 @@ class RecordLayer:
         # s2n reads a record of any length before it looks at its size.
         max_body = 0xFFFF if reading.accept_oversized else MAX_CIPHERTEXT
         self._deframer = Deframer(max_body, s2n_framing=reading.s2n_framing, check_version=reading.check_version)
-        self._outgoing = bytearray()
+        self._outgoing: list[bytes] = []  # record headers and bodies, joined when taken
         self.defer_sealing = defer_sealing
         self._unsealed: list[PlaintextRecord] = []
         self.wire_bytes_in = 0
@@ -88,33 +88,36 @@ class RecordLayer:
 
     # ---- writing ----
 
-    def write(self, content_type: int, content: bytes, *, legacy_version: int = 0x0303) -> None:
-        """Queue ``content`` as one or more records (never zero-length ones)."""
-        for start in range(0, max(len(content), 1), self.max_plaintext):
-            fragment = content[start : start + self.max_plaintext]
-            protection = None if content_type == ContentType.CHANGE_CIPHER_SPEC else self.write_protection
+    def write(
+        self, content_type: int, content: bytes | bytearray | memoryview, *, legacy_version: int = 0x0303
+    ) -> None:
+        """Queue ``content`` as one or more records (never zero-length ones), copied before this returns."""
+        protection = None if content_type == ContentType.CHANGE_CIPHER_SPEC else self.write_protection
+        view = memoryview(content).cast("B")  # fragments are views: each is copied once, into its record
+        for start in range(0, max(len(view), 1), self.max_plaintext):
+            fragment = view[start : start + self.max_plaintext]
             if self.defer_sealing:
                 version = legacy_version if protection is None else 0x0303
-                self._unsealed.append(PlaintextRecord(content_type, fragment, version, protection))
+                self._unsealed.append(PlaintextRecord(content_type, bytes(fragment), version, protection))
             elif protection is None:
                 header = bytes([content_type]) + legacy_version.to_bytes(2, "big") + len(fragment).to_bytes(2, "big")
-                self._outgoing += header + fragment
+                self._outgoing += (header, bytes(fragment))
             else:
-                self._outgoing += protection.seal(content_type, fragment)
+                self._outgoing += protection.seal_parts(content_type, fragment)
 
     def write_change_cipher_spec(self) -> None:
         """The middlebox-compatibility ChangeCipherSpec record (RFC 8446 appendix D.4)."""
         if self.defer_sealing:
             self._unsealed.append(PlaintextRecord(ContentType.CHANGE_CIPHER_SPEC, b"\x01", 0x0303, None))
         else:
-            self._outgoing += bytes([ContentType.CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1])
+            self._outgoing.append(bytes([ContentType.CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1]))
 
     def take_outgoing(self) -> bytes:
         """Everything queued, for the transport (records still unsealed are sealed as they are)."""
         if self._unsealed:
-            self._outgoing += b"".join(seal_record(record) for record in self._unsealed)
+            self._outgoing += (seal_record(record) for record in self._unsealed)
             self._unsealed.clear()
-        data = bytes(self._outgoing)
+        data = b"".join(self._outgoing)  # the one copy of each record's bytes on the way out
         self._outgoing.clear()
         self.wire_bytes_out += len(data)
         return data
@@ -160,7 +163,7 @@ class RecordLayer:
         """
         while (record := self._deframer.next_record()) is not None:
             if record.sslv2:
-                yield SSLV2_RECORD, record.header[2:] + record.body
+                yield SSLV2_RECORD, b"".join((record.header[2:], record.body))
                 continue
             content_type, content = self._open(record.content_type, record.header, record.body)
             # A protected ChangeCipherSpec: after the handshake s2n discards one unchecked, whatever it holds
@@ -170,12 +173,13 @@ class RecordLayer:
                 self._check_change_cipher_spec(content)
             yield content_type, content
 
-    def _open(self, content_type: int, header: bytes, body: bytes) -> tuple[int, bytes]:
+    def _open(self, content_type: int, header: bytes, body: memoryview) -> tuple[int, bytes]:
+        """(content type, content) of one record; ``body`` is a view of what was fed, decrypted in place."""
         if content_type not in _KNOWN_TYPES:
             raise UnexpectedMessageError(f"unknown record type {content_type}")
         if content_type == ContentType.CHANGE_CIPHER_SPEC:
             self._check_change_cipher_spec(body)
-            return content_type, body
+            return content_type, bytes(body)
         if self.read_protection is not None and not (content_type == ContentType.ALERT and self.allow_plaintext_alerts):
             if content_type != ContentType.APPLICATION_DATA:
                 raise UnexpectedMessageError("unprotected record after keys changed")
@@ -194,9 +198,9 @@ class RecordLayer:
         ## padding.
         if not body:
             raise UnexpectedMessageError("zero-length plaintext record")
-        return content_type, body
+        return content_type, bytes(body)
 
-    def _check_change_cipher_spec(self, body: bytes) -> None:
+    def _check_change_cipher_spec(self, body: bytes | memoryview) -> None:
         # = https://www.rfc-editor.org/rfc/rfc8446#section-5
         # = type=implementation
         ## An implementation which receives any other change_cipher_spec value or which receives a protected

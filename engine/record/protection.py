@@ -57,15 +57,22 @@ class RecordProtection:
         ``legacy_version`` is the outer header's (always 0x0303 from the engine itself;
         the fuzzing harness may seal others, see ``engine.instrument``).
         """
-        inner = content + bytes([content_type]) + bytes(padding)
+        return b"".join(self.seal_parts(content_type, content, padding, legacy_version=legacy_version))
+
+    def seal_parts(
+        self, content_type: int, content: bytes | memoryview, padding: int = 0, *, legacy_version: int = 0x0303
+    ) -> tuple[bytes, bytes]:
+        """``seal``'s record as (header, encrypted body): the record layer queues the two apart, which saves a copy."""
+        trailer = bytes([content_type]) + bytes(padding)
+        inner = b"".join((content, trailer))  # the one copy of the content before it is encrypted
         length = len(inner) + self.suite.tag_len
         header = bytes([_APPLICATION_DATA]) + legacy_version.to_bytes(2, "big") + length.to_bytes(2, "big")
-        return header + self._aead.encrypt(self._nonce(), inner, header)
+        return header, self._aead.encrypt(self._nonce(), inner, header)
 
     def open(
-        self, header: bytes, encrypted_record: bytes, *, max_inner: int = MAX_INNER_PLAINTEXT
+        self, header: bytes, encrypted_record: bytes | memoryview, *, max_inner: int = MAX_INNER_PLAINTEXT
     ) -> tuple[int, bytes]:
-        """Decrypt one record's body; return (real content type, content).
+        """Decrypt one record's body (bytes, or a view of them); return (real content type, content).
 
         ``max_inner`` caps the decrypted ``TLSInnerPlaintext`` (content, type and padding).
         """
@@ -92,7 +99,8 @@ class RecordProtection:
 
 
 def _strip_padding(inner: bytes) -> tuple[int, bytes]:
-    end = len(inner.rstrip(b"\x00"))
+    # Records mostly come unpadded: then rstrip's copy of the whole plaintext is not needed.
+    end = len(inner) if inner and inner[-1] else len(inner.rstrip(b"\x00"))
     # = https://www.rfc-editor.org/rfc/rfc8446#section-5.4
     # = type=implementation
     ## If a receiving implementation does not find a non-zero octet in the cleartext, it MUST terminate the

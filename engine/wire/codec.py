@@ -23,6 +23,7 @@ length prefix, a fixed-size field of the wrong size) raises ``InternalError``.
 from __future__ import annotations
 
 import dataclasses
+import struct
 import typing
 from enum import IntEnum
 from typing import Annotated, Any, Self
@@ -121,6 +122,8 @@ U8 = Uint(1)
 U16 = Uint(2)
 U24 = Uint(3)
 U32 = Uint(4)
+# struct's codes for the unsigned sizes it has (none for 3 bytes): lists of numbers are packed at once.
+_STRUCT_CODES = {1: "B", 2: "H", 4: "I"}
 
 Uint8 = Annotated[int, U8]
 Uint16 = Annotated[int, U16]
@@ -214,6 +217,13 @@ class Vector(_Prefixed):
 
     def read(self, reader: Reader) -> tuple[Any, ...]:
         """The elements inside a length-prefixed block, each read by the element codec."""
+        size = self.element.size if isinstance(self.element, Uint) else 0
+        code = _STRUCT_CODES.get(size)
+        if code is not None:  # numbers: unpacked at once, with the error the last short read would give
+            data = reader.vector(self.length_size, self.minimum, self.maximum)
+            if len(data) % size:
+                raise DecodeError(f"need {size} bytes, {len(data) % size} left")
+            return struct.unpack(f">{len(data) // size}{code}", data)
         body = reader.sub_reader(self.length_size, self.minimum, self.maximum)
         read_element = self.element.read
         items = []
@@ -223,10 +233,19 @@ class Vector(_Prefixed):
 
     def write(self, value: tuple[Any, ...], out: bytearray) -> None:
         """Append the elements behind the block's length prefix."""
-        body = bytearray()
-        write_element = self.element.write
-        for item in value:
-            write_element(item, body)
+        element = self.element
+        size = element.size if isinstance(element, Uint) else 0
+        code = _STRUCT_CODES.get(size)
+        if code is not None:
+            # Lists of numbers (suites, groups, schemes, versions): packed at once, not a call per number.
+            try:
+                body: bytes | bytearray = struct.pack(f">{len(value)}{code}", *value)
+            except struct.error:
+                raise InternalError(f"a value of {value} does not fit {size} bytes") from None
+        else:
+            body = bytearray()
+            for item in value:
+                element.write(item, body)
         _length_prefix(len(body), self.length_size, out)
         out += body
 

@@ -43,7 +43,14 @@ class Reader:
 
     def uint(self, size: int) -> int:
         """A big-endian unsigned integer of ``size`` bytes."""
-        return int.from_bytes(self.bytes(size), "big")
+        # Called for every number of every message: the bound check of ``bytes`` inline, and no slice
+        # for the one-byte case.
+        start = self._offset
+        end = start + size
+        if size < 0 or end > self._end:
+            raise DecodeError(f"need {size} bytes, {self._end - start} left")
+        self._offset = end
+        return self._data[start] if size == 1 else int.from_bytes(self._data[start:end], "big")
 
     def vector(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> memoryview:
         """An opaque vector with a ``length_size``-byte length prefix, within [minimum, maximum]."""
