@@ -53,6 +53,7 @@ from tlsdiff.net_www import read_request, response_for
 __all__ = ["Backend", "Trace", "add_net_commands", "run_client", "run_server"]
 
 _STDIN_READ = 16384
+_SIGPIPE_STATUS = 128 + 13  # what a shell reports for a process killed by SIGPIPE
 _Note = Callable[[str], None]
 
 
@@ -173,6 +174,18 @@ class _Output(Protocol):
         """Push it out now."""
 
 
+class _StdoutClosedError(Exception):
+    """stdout's reader went away (``tlsdiff client ... | head``)."""
+
+
+def _write_out(stdout: _Output, data: bytes) -> None:
+    try:
+        stdout.write(data)
+        stdout.flush()
+    except BrokenPipeError:
+        raise _StdoutClosedError from None  # told apart from a socket's broken pipe
+
+
 def _pipe(
     session: Session,
     trace: Trace,
@@ -198,8 +211,7 @@ def _pipe(
         while (data := session.receive(wait=wait)) is not None:
             trace.update()
             if data:
-                stdout.write(data)
-                stdout.flush()
+                _write_out(stdout, data)
                 # What came with it (the peer's close_notify, more records) is read; select would not see it.
                 wait = False
                 continue
@@ -257,9 +269,22 @@ def run_client(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         note("interrupted")
         return 130
+    except _StdoutClosedError:
+        return _stdout_gone()
     if not options.tls.quiet:
         note("closed")
     return 0
+
+
+def _stdout_gone() -> int:
+    """stdout's reader left (``| head``): stop quietly with the shell's SIGPIPE status, as ``openssl s_client`` does.
+
+    stdout is pointed at /dev/null first, so the interpreter's last flush does not fail too.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return _SIGPIPE_STATUS
 
 
 def _listen(address: Address) -> socket.socket:
@@ -289,6 +314,8 @@ class _Server:
             label = f"connection {self.count} from {_peer_name(peer_address)}"
             try:
                 status = self.serve_one(sock, label)
+            except _StdoutClosedError:
+                raise  # nowhere left to write what clients send: stop serving
             except Exception as error:  # a bug (the engine's or ours) must not take the server down: say it, go on
                 self.note(f"{label}: internal error: {type(error).__name__}: {error}")
                 status = 1
@@ -377,6 +404,8 @@ def run_server(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         note("stopped")
         return 130
+    except _StdoutClosedError:
+        return _stdout_gone()
 
 
 def add_net_commands(commands: Any) -> None:

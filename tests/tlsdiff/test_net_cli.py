@@ -571,3 +571,18 @@ def test_server_against_gnutls_cli(implementation: str, pem: dict[str, Path]) ->
         srv.wait_for(r"connection 1 .*: closed")
     assert result.returncode == 0, result.stderr
     assert b"HTTP/1.0 200 ok" in result.stdout and b"request: GET /gnutls HTTP/1.0" in result.stdout
+
+
+@needs_openssl
+def test_a_closed_stdout_stops_the_client_quietly_with_sigpipes_status(pem: dict[str, Path]) -> None:
+    # `tlsdiff client ... | head -c 0`: the reader of stdout is gone before the page arrives.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with openssl_server(pem, "-www") as port:
+        result = subprocess.run(
+            [*TLSDIFF, "client", f"127.0.0.1:{port}", *trusting(pem), "--quiet"],
+            input=b"GET / HTTP/1.0\r\n\r\n", stdout=write_end, stderr=subprocess.PIPE, timeout=30, check=False,
+        )  # fmt: skip
+    os.close(write_end)
+    assert result.returncode == 128 + 13, result.stderr
+    assert result.stderr == b""
