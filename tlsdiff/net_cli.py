@@ -26,6 +26,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any, BinaryIO, Protocol
 
+from engine.keylog import KeyLogFile
 from tlsdiff.net_options import (
     Address,
     ClientOptions,
@@ -81,11 +82,17 @@ def _trace_printer(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _client_backend(options: ClientOptions, stack: ExitStack) -> Backend:
-    trust = load_trust(options)
-    key_log = load_key_log(options.tls)
+def _open_key_log(tls: TLSOptions, stack: ExitStack) -> KeyLogFile | None:
+    """The key-log file the flags (or ``$SSLKEYLOGFILE``) name, closed when ``stack`` ends."""
+    key_log = load_key_log(tls)
     if key_log is not None:
         stack.callback(key_log.close)
+    return key_log
+
+
+def _client_backend(options: ClientOptions, stack: ExitStack) -> Backend:
+    trust = load_trust(options)
+    key_log = _open_key_log(options.tls, stack)
     if options.tls.implementation == "s2n":
         from tlsdiff.net_s2n import S2NBackend  # noqa: PLC0415  (needs the built bridge)
 
@@ -97,9 +104,7 @@ def _client_backend(options: ClientOptions, stack: ExitStack) -> Backend:
 
 def _server_backend(options: ServerOptions, stack: ExitStack, note: _Note) -> Backend:
     identity = load_identity(options, note)
-    key_log = load_key_log(options.tls)
-    if key_log is not None:
-        stack.callback(key_log.close)
+    key_log = _open_key_log(options.tls, stack)
     if options.tls.implementation == "s2n":
         from tlsdiff.net_s2n import S2NBackend  # noqa: PLC0415
 
