@@ -10,8 +10,11 @@ same process, interleaved rounds (the machine is shared and noisy):
 
 then the ratio lockstep / (engine alone + s2n alone), i.e. what the oracle and the shared
 peer cost on top. ``--atheris`` also runs each target under libFuzzer for ``--runs``
-executions (instrumented engine, custom mutator) and reports libFuzzer's own exec/s and the
-executions per CPU second of the fuzzing processes (the per-core figure on a busy machine).
+executions (instrumented engine, custom mutator) and reports libFuzzer's own exec/s, the
+executions per CPU second of the fuzzing processes (the per-core figure on a busy machine), and
+the steady rate: the same with start-up (imports, the first handshake, the seed corpus) left
+out, from a second run of a quarter of the executions with the same seed. The goals are
+per core for a long fuzz job, so the steady column is the one to hold them against.
 
     python benchmarks/bench_fuzz.py [--inputs 150] [--rounds 3] [--atheris --runs 400] [--targets a,b]
 """
@@ -90,9 +93,8 @@ def _safe(run: Callable[[bytes], object]) -> Callable[[bytes], object]:
     return guarded
 
 
-def _atheris_rate(name: str, runs: int) -> tuple[float, float]:
-    """libFuzzer's execs per wall-clock second, and per CPU second of the fuzzing processes (per core:
-    on a shared, busy machine the wall-clock figure says more about the neighbours than the target)."""
+def _atheris_run(name: str, runs: int) -> tuple[float, int, float]:
+    """One libFuzzer run of ``runs`` executions: its own exec/s, its executions, and the CPU seconds it took."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "tlsdiff.cli", "fuzz", name, "--runs", str(runs), "--json",
                    "--findings", f"{folder}/findings", "--corpus", folder]  # fmt: skip
@@ -100,10 +102,27 @@ def _atheris_rate(name: str, runs: int) -> tuple[float, float]:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
-            return 0.0, 0.0
+            return 0.0, 0, 0.0
         stats = json.loads(done.stdout.strip().splitlines()[-1])
         cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-        return float(stats["execs_per_second"]), stats["execs"] / cpu if cpu else 0.0
+        return float(stats["execs_per_second"]), int(stats["execs"]), cpu
+
+
+def _atheris_rate(name: str, runs: int) -> tuple[float, float, float]:
+    """libFuzzer's execs per wall-clock second; per CPU second of the fuzzing processes (per core: on a
+    shared, busy machine the wall-clock figure says more about the neighbours than the target); and the
+    steady rate, start-up left out.
+
+    The steady rate comes from two runs with the same libFuzzer seed, of ``runs // 4`` and ``runs``
+    executions: the longer one repeats the shorter one's executions first, so the difference of their
+    executions over the difference of their CPU seconds is what a long fuzz job does per core once
+    imports, the first handshake and the seed corpus are behind it.
+    """
+    wall, execs, cpu = _atheris_run(name, runs)
+    _, short_execs, short_cpu = _atheris_run(name, runs // 4)
+    per_cpu = execs / cpu if cpu else 0.0
+    steady = (execs - short_execs) / (cpu - short_cpu) if cpu > short_cpu and short_execs else 0.0
+    return wall, per_cpu, steady
 
 
 def main() -> None:
@@ -116,6 +135,7 @@ def main() -> None:
     args = parser.parse_args()
     names = args.targets.split(",") if args.targets else sorted(TARGETS.keys())
     columns = f"{'lockstep/s':>11} {'engine/s':>9} {'s2n/s':>8} {'ratio':>6} {'atheris/s':>10} {'per cpu-s':>10}"
+    columns += f" {'steady':>7}"
     print(f"{'target':<20} {columns}")
     for name in names:
         inputs = _inputs(name, args.inputs)
@@ -130,12 +150,14 @@ def main() -> None:
         engine, s2n = best.get("engine alone"), best.get("s2n alone")
         ratio = f"{(1 / lockstep) / (1 / engine + 1 / s2n):6.2f}" if engine and s2n else "     -"
         shown = f"{engine:9.0f} {s2n:8.0f}" if engine and s2n else f"{'-':>9} {'-':>8}"
-        wall, cpu = _atheris_rate(name, args.runs) if args.atheris else (0.0, 0.0)
-        under = f"{wall:10.0f} {cpu:10.0f}" if args.atheris else f"{'-':>10} {'-':>10}"
+        wall, cpu, steady = _atheris_rate(name, args.runs) if args.atheris else (0.0, 0.0, 0.0)
+        under = f"{wall:10.0f} {cpu:10.0f} {steady:7.0f}" if args.atheris else f"{'-':>10} {'-':>10} {'-':>7}"
         print(f"{name:<20} {lockstep:11.0f} {shown} {ratio} {under}", flush=True)
     print("ratio: lockstep time over (engine alone + s2n alone) on the same inputs; below 1: the peer is shared")
     print("and a lockstep run stops at its first divergence. atheris/s: libFuzzer's own figure, start-up included;")
     print("per cpu-s: its executions over the CPU time of the fuzzing processes (per core, whatever the load).")
+    print("steady: the same per CPU second once start-up is behind (runs/4 to runs of one seeded run):")
+    print("a long job's rate, the figure the per-core goals are held against.")
 
 
 if __name__ == "__main__":

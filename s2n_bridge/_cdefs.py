@@ -85,6 +85,7 @@ int s2n_async_pkey_op_free(struct s2n_async_pkey_op *op);
 
 struct s2n_connection *s2n_connection_new(s2n_mode mode);
 int s2n_connection_free(struct s2n_connection *conn);
+int s2n_connection_wipe(struct s2n_connection *conn);
 int s2n_connection_set_config(struct s2n_connection *conn, struct s2n_config *config);
 int s2n_connection_set_blinding(struct s2n_connection *conn, s2n_blinding blinding);
 int s2n_connection_set_send_cb(struct s2n_connection *conn, s2n_send_fn send);

@@ -60,6 +60,7 @@ class Connection:
         self._ptr: Any = self._ffi.NULL
         self.config = config
         self.mode = mode
+        self._in_memory = fd is None
         self.stream = BridgeStream(seed, mode.value) if seed is not None else None
         self.outgoing: list[bytes] = []
         # Bytes from the peer, read by s2n in C (tlsdiff_memory_recv); the buffer grows as fed.
@@ -70,6 +71,7 @@ class Connection:
         self._recv_buffer = self._ffi.new("uint8_t[]", _MAX_PLAINTEXT)
         self._error_type = self._ffi.new("int *")
         self._serialized = False
+        self._fresh = True  # as s2n_connection_new left it (or s2n_connection_wipe): what restore() needs
         self._callback_error: BaseException | None = None
         self._handle = self._ffi.new_handle(self)
         s2n_mode = self._lib.S2N_CLIENT if mode is Mode.CLIENT else self._lib.S2N_SERVER
@@ -169,12 +171,14 @@ class Connection:
 
     def negotiate(self) -> bool:
         """Advance the handshake: True when complete, False when blocked on I/O."""
+        self._fresh = False
         blocked = self._ffi.new("s2n_blocked_status *")
         _, would_block = self._call_blocking(self._lib.s2n_negotiate, "s2n_negotiate", blocked)
         return not would_block
 
     def send(self, data: bytes) -> int:
         """Send application data; return how many bytes s2n took (0 when blocked)."""
+        self._fresh = False
         blocked = self._ffi.new("s2n_blocked_status *")
         buffer = self._ffi.from_buffer(data)
         result, would_block = self._call_blocking(self._lib.s2n_send, "s2n_send", buffer, len(data), blocked)
@@ -265,26 +269,61 @@ class Connection:
         """
         connection = cls(config, mode, seed=seed)
         try:
-            connection._restore(blob)
-            # After the restore: s2n_connection_deserialize sets the fragment length from the blob
-            # (tls/s2n_connection_serialize.c:443), which would undo an earlier preference.
-            connection._set_record_size(record_size)
+            connection.restore(blob, record_size=record_size)
         except BaseException:
             connection.close()
             raise
         return connection
 
-    def _restore(self, blob: bytes) -> None:
+    def restore(self, blob: bytes, *, record_size: RecordSize = RecordSize.DEFAULT) -> None:
+        """Restore a ``serialize()`` blob into this connection, new or just ``wipe()``d (as ``deserialize``).
+
+        A connection that has done anything else since refuses (``S2NUsageError``): s2n would
+        lay the blob over what it holds.
+        """
+        if not self._fresh:
+            raise S2NUsageError("S2N_ERR_INVALID_STATE", "restore needs a new or wiped connection", call="restore")
+        self._fresh = False
         # A private copy: s2n takes a mutable pointer, and a ``bytes`` object must never be written
         # through. One byte at least, so an empty blob is a parse error rather than a NULL buffer.
         buffer = self._ffi.new("uint8_t[]", max(len(blob), 1))
         self._ffi.memmove(buffer, blob, len(blob))
         self._call(self._lib.s2n_connection_deserialize, "s2n_connection_deserialize", buffer, len(blob))
+        # After the restore: s2n_connection_deserialize sets the fragment length from the blob
+        # (tls/s2n_connection_serialize.c:443), which would undo an earlier preference.
+        self._set_record_size(record_size)
+
+    def wipe(self) -> None:
+        """Make this in-memory connection new again, its memory kept: what a fuzz run restoring one
+        connection per input saves over freeing it and making another.
+
+        ``s2n_connection_wipe`` erases the secrets and every bit of state but the config and
+        mode; it is how ``s2n_connection_new`` itself ends (tls/s2n_connection.c:111-117), so
+        the connection is then what a new one would be. The bridge then sets it up in memory
+        again and restarts its seeded stream: the next handshake or ``restore`` draws and
+        behaves as on a new ``Connection(config, mode, seed=...)``, with no server name and the
+        default record size (a ``server_name`` or ``record_size`` given at construction is gone).
+        """
+        if not self._in_memory:
+            raise S2NUsageError("S2N_ERR_INVALID_STATE", "only an in-memory connection is wiped", call="wipe")
+        if self._ptr == self._ffi.NULL:
+            raise S2NUsageError("S2N_ERR_NULL", "connection is closed", call="wipe")
+        self._serialized = False  # s2n_connection_wipe makes a serialized connection usable again
+        self._call(self._lib.s2n_connection_wipe, "s2n_connection_wipe")
+        if self.stream is not None:
+            self.stream.restart()
+        self.outgoing.clear()
+        source = self._input
+        source.start = source.end = source.eof = 0
+        self._callback_error = None
+        self._setup(None, None, RecordSize.DEFAULT)
+        self._fresh = True
 
     # ---- in-memory I/O ----
 
     def feed(self, data: bytes) -> None:
         """Give s2n bytes from the peer (in-memory mode)."""
+        self._fresh = False
         source = self._input
         pending = source.end - source.start
         if source.end + len(data) > self._input_capacity:

@@ -40,8 +40,13 @@ class BridgeStream:
         for names in _open_logs:
             names[self.id] = self.name
         self.memory = ffi.new("uint8_t[]", lib.tlsdiff_stream_size())
-        lib.tlsdiff_stream_setup(self.memory, stream_key(seed, label), self.id)
+        self._key = stream_key(seed, label)
+        lib.tlsdiff_stream_setup(self.memory, self._key, self.id)
         self._ffi = ffi
+
+    def restart(self) -> None:
+        """Back to the stream's first byte, as a new stream of the same seed and label would be."""
+        self._lib.tlsdiff_stream_setup(self.memory, self._key, self.id)
 
     @property
     def drawn(self) -> int:

@@ -17,7 +17,7 @@ and reused; each connection still gets its own seeded randomness and key log.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
@@ -38,6 +38,7 @@ from engine.crypto.signer import KeySigner
 from engine.errors import TLSError, UnexpectedEOFError
 from engine.randomness import SeededRandomSource, StreamLabel
 from s2n_bridge import Config, Connection, Mode, S2NAlertError, S2NClosedError, S2NError, ServerCertificate
+from s2n_bridge.pool import RestorePool
 from tlsdiff.certs import CertSpec, trust_anchors
 from tlsdiff.decode import split_wire_records
 from tlsdiff.errors_table import meaning_of
@@ -246,12 +247,12 @@ class _S2NEndpoint:
         self._complete = restored is not None
         self._ended: Outcome | None = None
         self._received = bytearray()  # what the current verb read so far
+        self._released = False  # its connection went back to the pool (``restore_s2n``): no verb may use it
 
     def serialize(self, setup: Setup) -> S2NSnapshot | None:
-        """Snapshot this established connection, or None when s2n cannot: it refuses while it holds
-        unread input or unsent output (tls/s2n_connection_serialize.c:140-142). Either way the
-        connection is used up (s2n closes it as it serializes)."""
-        if self._ended is not None or not self._complete:
+        """Snapshot this established connection, or None when s2n cannot: it refuses while it holds unread input
+        or unsent output (tls/s2n_connection_serialize.c:140-142). Either way s2n closes the connection."""
+        if self._ended is not None or not self._complete or self._released:
             return None
         info = self._connection.info()
         try:
@@ -261,6 +262,8 @@ class _S2NEndpoint:
         return S2NSnapshot(setup, blob, info.handshake_type, info.protocol, tuple(self.key_log))
 
     def _guarded(self, action: Callable[[], Outcome]) -> Outcome:
+        if self._released:
+            raise RuntimeError("an s2n endpoint was used after its restore_s2n block ended")
         if self._ended is not None:
             return replace(self._ended, output=b"", data=b"")
         self._cached.router.sink = self.key_log
@@ -557,8 +560,7 @@ def open_endpoint(setup: Setup, implementation: str) -> Iterator[Endpoint]:
     cached = _s2n_config(_s2n_key(setup))
     mode = Mode.CLIENT if setup.is_client else Mode.SERVER
     name = setup.server_name if setup.is_client else None
-    with ExitStack() as stack:
-        connection = stack.enter_context(Connection(cached.config, mode, seed=setup.seed, server_name=name))
+    with Connection(cached.config, mode, seed=setup.seed, server_name=name) as connection:
         yield _S2NEndpoint(connection, cached, [])
 
 
@@ -569,10 +571,8 @@ def s2n_config(setup: Setup) -> Config:
 
 
 def endpoint_info(endpoint: Endpoint) -> ConnectionInfo:
-    """What an engine or s2n endpoint negotiated and where it stands, as s2n names them (``ConnectionInfo``).
-
-    A restored s2n endpoint's getters know nothing of its handshake (see ``S2NSnapshot``).
-    """
+    """What an engine or s2n endpoint negotiated and where it stands, as s2n names them (``ConnectionInfo``);
+    a restored s2n endpoint's getters know nothing of its handshake (see ``S2NSnapshot``)."""
     if isinstance(endpoint, _S2NEndpoint):
         return endpoint._connection.info()
     if isinstance(endpoint, EngineEndpoint):
@@ -586,11 +586,15 @@ def snapshot_s2n(endpoint: Endpoint, setup: Setup) -> S2NSnapshot | None:
     return endpoint.serialize(setup) if isinstance(endpoint, _S2NEndpoint) else None
 
 
+_POOL = RestorePool()  # one restore per fuzz input: connections are wiped and reused
+
+
 @contextmanager
 def restore_s2n(snapshot: S2NSnapshot) -> Iterator[Endpoint]:
-    """A fresh s2n endpoint in the state ``snapshot`` was taken in; freed when the block ends."""
+    """A fresh s2n endpoint in the state ``snapshot`` was taken in; its connection is wiped when the block ends."""
     setup = snapshot.setup
     cached = _s2n_config(_s2n_key(setup))
     mode = Mode.CLIENT if setup.is_client else Mode.SERVER
-    with Connection.deserialize(cached.config, mode, snapshot.blob, seed=setup.seed) as connection:
-        yield _S2NEndpoint(connection, cached, list(snapshot.key_log), restored=snapshot)
+    with _POOL.restored(cached.config, mode, snapshot.blob, seed=setup.seed) as connection:
+        yield (endpoint := _S2NEndpoint(connection, cached, list(snapshot.key_log), restored=snapshot))
+        endpoint._released = True  # (if the block raised, the pool freed the connection: it refuses use itself)

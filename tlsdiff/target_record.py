@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 
 from engine.crypto.key_schedule import next_traffic_secret, traffic_keys
 from engine.crypto.suites import TLS13_SUITES, CipherSuite
@@ -25,7 +25,7 @@ from tlsdiff.fuzz_scenario import Scenario
 from tlsdiff.harness import Endpoint, Outcome, Role, endpoint_info, restore_s2n
 from tlsdiff.locate import locate
 from tlsdiff.lockstep import Established, RunResult, deliver, established
-from tlsdiff.mutate import apply_wire_mutation
+from tlsdiff.mutate import PlainRecord, apply_wire_mutation
 from tlsdiff.oracle import Divergence, compare
 from tlsdiff.record_input import RecordInput, RecordInputMutator
 
@@ -67,22 +67,31 @@ def _start(policy: str) -> _Start:
 
 @cache
 def _keys(suite: CipherSuite, secret: bytes, generation: int) -> RecordProtection:
-    """The client's protection after ``generation`` KeyUpdates, as new (derived once, copied per use)."""
+    """The client's protection after ``generation`` KeyUpdates, at sequence 0 (derived once, copied per use)."""
     for _ in range(generation):
         secret = next_traffic_secret(suite.hash_name, secret)
     return RecordProtection(suite, traffic_keys(suite.hash_name, secret, suite.key_len, suite.iv_len))
 
 
-def sealed_stream(value: RecordInput, start: _Start) -> bytes:
-    """The input's records sealed in order, then its edits applied to the bytes."""
-    generation = 0
-    protection = copy.copy(_keys(start.suite, start.client_secret, generation))
+# A mutant keeps most of its parent's records, at the same key and sequence number: sealed once, its
+# ciphertext is the same bytes every time (AEAD with a deterministic nonce). Bounded: records reach 16 KiB.
+@lru_cache(maxsize=1024)
+def _sealed(key: tuple[CipherSuite, bytes, int], sequence: int, record: PlainRecord) -> bytes:
+    protection = copy.copy(_keys(*key))  # (suite, secret, KeyUpdate generation)
+    protection.sequence = sequence
+    return protection.seal(record.content_type, record.content, record.padding)
+
+
+def sealed_stream(value: RecordInput) -> bytes:
+    """The input's records sealed in order (with the client key of its suite's handshake), then its edits applied."""
+    start = _start(value.policy)
+    generation = sequence = 0
     sealed = []
     for record in value.records:
-        sealed.append(protection.seal(record.content_type, record.content, record.padding))
+        sealed.append(_sealed((start.suite, start.client_secret, generation), sequence, record))
+        sequence += 1
         if record.content_type == 22 and record.content[:4] == _KEY_UPDATE_HEADER and len(record.content) == 5:
-            generation += 1
-            protection = copy.copy(_keys(start.suite, start.client_secret, generation))
+            generation, sequence = generation + 1, 0
     wire = b"".join(sealed)
     for edit in value.edits:
         wire = apply_wire_mutation(wire, edit.op, edit.index, edit.value, edit.data)
@@ -126,7 +135,7 @@ class RecordRun:
 def run_records(value: RecordInput) -> RecordRun:
     """Deliver the input's stream to both established servers and compare their answers."""
     start = _start(value.policy)
-    wire = sealed_stream(value, start)
+    wire = sealed_stream(value)
     handshake = start.handshake
     transfers = {name: [*handshake.transfers[name], (_TO_SERVER, wire)] for name in ("engine", "s2n")}
     run = RecordRun(value, handshake, transfers, [])

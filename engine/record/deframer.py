@@ -70,7 +70,25 @@ class Deframer:
         self._check_version = check_version
         # s2n's conn->actual_protocol_version_established: the connection sets it once the
         # ServerHello is read (client) or written (server).
-        self.version_established = False
+        self._version_established = False
+        # How many bytes the record at the buffer's head still lacks, once ``next_record`` has checked
+        # what of it is there (0: not known). Until then a feed only appends, and no header is parsed
+        # again: a peer trickling a record byte by byte costs a copy per piece. What the check depends
+        # on (the header's bytes, the framing, ``version_established``) cannot change meanwhile: the
+        # header is whole, or still short of what is missing.
+        self._missing = 0
+
+    @property
+    def version_established(self) -> bool:
+        """Whether record headers are checked as s2n checks them once the version is known."""
+        return self._version_established
+
+    @version_established.setter
+    def version_established(self, value: bool) -> None:
+        # s2n parses the header again on every read (tls/s2n_recv.c s2n_read_full_record), with the state
+        # it has then: a header checked before this change is checked again.
+        self._version_established = value
+        self._missing = 0
 
     @property
     def pending(self) -> int:
@@ -80,6 +98,11 @@ class Deframer:
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Add bytes from the peer (a mutable buffer is copied: it may change once this returns)."""
         data = bytes(data)  # a private immutable copy, unless it already is one: views of it stay valid
+        if len(data) < self._missing:  # the record at the buffer's head stays incomplete
+            self._buffer += data
+            self._missing -= len(data)
+            return
+        self._missing = 0
         if not self.pending:
             self._data, self._offset = data, 0
             return
@@ -105,24 +128,29 @@ class Deframer:
 
     def next_record(self) -> RawRecord | None:
         """The next whole record, or None until more bytes arrive."""
+        if self._missing:
+            return None
         if self._buffer:
             record = self._next_from(self._buffer, 0)
-            if record is not None:
-                del self._buffer[: _HEADER + len(record.body)]
+            if isinstance(record, int):
+                self._missing = record  # the bytes fed are all in the buffer (see ``feed``)
+                return None
+            del self._buffer[: _HEADER + len(record.body)]
             return record
         record = self._next_from(self._data, self._offset)
-        if record is None:
+        if isinstance(record, int):
             # Keep the incomplete rest, so that the fed bytes are not held (or viewed) past this call.
             self._buffer += memoryview(self._data)[self._offset :]
             self._data, self._offset = b"", 0
-        else:
-            self._offset += _HEADER + len(record.body)
+            self._missing = record
+            return None
+        self._offset += _HEADER + len(record.body)
         return record
 
-    def _next_from(self, source: bytes | bytearray, start: int) -> RawRecord | None:
-        """The record at ``source[start:]``, checked on its header, or None if it is not all there yet."""
+    def _next_from(self, source: bytes | bytearray, start: int) -> RawRecord | int:
+        """The record at ``source[start:]``, checked on its header, or how many bytes it still lacks."""
         if len(source) - start < _HEADER:
-            return None
+            return start + _HEADER - len(source)
         content_type, version, length = _HEADER_FIELDS.unpack_from(source, start)
         if self._s2n_framing and content_type & _SSLV2_FLAG:
             return self._sslv2_record(source, start)
@@ -130,7 +158,7 @@ class Deframer:
         if length > self._max_body:
             raise RecordOverflowError(f"record of {length} bytes")
         parts = _take(source, start, length)
-        return None if parts is None else RawRecord(content_type, version, *parts)
+        return parts if isinstance(parts, int) else RawRecord(content_type, version, *parts)
 
     def _check_header(self, content_type: int, version: int) -> None:
         """tls/s2n_record_read.c:111-157 ``s2n_record_header_parse``: type, then version, on the header alone."""
@@ -147,23 +175,23 @@ class Deframer:
         if self._check_version and self.version_established and version != _ESTABLISHED_RECORD_VERSION:
             raise UnexpectedMessageError(f"record version {version:#06x} once the version is established")
 
-    def _sslv2_record(self, source: bytes | bytearray, start: int) -> RawRecord | None:
+    def _sslv2_record(self, source: bytes | bytearray, start: int) -> RawRecord | int:
         """tls/s2n_record_read.c ``s2n_sslv2_record_header_parse``: 3 of its bytes are in the 5-byte header."""
         length = int.from_bytes(source[start : start + 2], "big") ^ (_SSLV2_FLAG << 8)
         if length < _HEADER - 2:
             raise UnexpectedMessageError(f"SSLv2 record of {length} bytes")
         parts = _take(source, start, length - (_HEADER - 2))
-        if parts is None:
-            return None
+        if isinstance(parts, int):
+            return parts
         header, body = parts
         return RawRecord(header[2], int.from_bytes(header[3:5], "big"), header, body, True)
 
 
-def _take(source: bytes | bytearray, start: int, length: int) -> tuple[bytes, memoryview] | None:
-    """(header, body) of the record at ``start`` with a ``length``-byte body, or None if it is not all there."""
+def _take(source: bytes | bytearray, start: int, length: int) -> tuple[bytes, memoryview] | int:
+    """(header, body) of the record at ``start`` with a ``length``-byte body, or how many bytes it still lacks."""
     end = start + _HEADER + length
     if len(source) < end:
-        return None
+        return end - len(source)
     header = bytes(source[start : start + _HEADER])
     if isinstance(source, bytes):
         return header, memoryview(source)[start + _HEADER : end]  # immutable: a view is safe to hand up

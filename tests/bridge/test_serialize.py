@@ -277,3 +277,60 @@ def test_altered_but_parsable_blobs_fail_at_the_first_record() -> None:
         ):
             client.send(b"x")
         assert raised.value.name == "S2N_ERR_FRAGMENT_LENGTH_TOO_SMALL"
+
+
+def _server_session(server: Connection, client_blob: bytes, both: Configs) -> tuple[bytes, bytes]:
+    """A restored client's request into ``server``; what the server read and wrote back."""
+    with Connection.deserialize(both.client, Mode.CLIENT, client_blob, seed=9) as client:
+        client.send(b"request")
+        client.request_key_update()
+        client.send(b"more")
+        server.feed(client.take_outgoing())
+    received = b"".join(iter(server.recv, None))
+    server.send(b"reply")
+    return received, server.take_outgoing()
+
+
+def test_a_wiped_connection_restores_as_a_new_one_would() -> None:
+    with configs() as both:
+        with handshaken(both) as original:
+            client_blob, server_blob = snapshot(original)
+        with Connection.deserialize(both.server, Mode.SERVER, server_blob, seed=3) as fresh:
+            expected = _server_session(fresh, client_blob, both)
+        with Connection(both.server, Mode.SERVER, seed=3) as reused:
+            for _ in range(3):  # each round as on a new connection: nothing of the last one is left
+                reused.restore(server_blob)
+                assert _server_session(reused, client_blob, both) == expected
+                reused.wipe()
+
+
+def test_a_wiped_connection_handshakes_with_the_same_bytes_as_a_new_one() -> None:
+    with configs() as both, Connection(both.server, Mode.SERVER, seed=11) as server:
+        handshakes = []
+        for _ in range(2):  # the second on the wiped server: its seeded stream starts again too
+            with Connection(both.client, Mode.CLIENT, seed=11, server_name="localhost") as client:
+                pair = InMemoryPair(client, server)
+                pair.handshake()
+                handshakes.append([transfer.data for transfer in pair.transfers])
+            server.wipe()
+        server.feed(b"\x16\x03\x01\x00\x05abcde")  # a broken ClientHello: a failed server is wiped as well
+        with pytest.raises(S2NProtocolError):
+            server.negotiate()
+        server.wipe()
+        with Connection(both.client, Mode.CLIENT, seed=11, server_name="localhost") as client:
+            pair = InMemoryPair(client, server)
+            pair.handshake()
+            handshakes.append([transfer.data for transfer in pair.transfers])
+    assert handshakes[0] == handshakes[1] == handshakes[2]
+
+
+def test_restore_refuses_a_used_connection_and_wipe_a_socket_one() -> None:
+    with configs() as both:
+        with handshaken(both) as original:
+            _, server_blob = snapshot(original)
+        with Connection(both.server, Mode.SERVER, seed=3) as server:
+            server.restore(server_blob)
+            with pytest.raises(S2NUsageError, match="new or wiped"):
+                server.restore(server_blob)
+        with Connection(both.server, Mode.SERVER, fd=0) as on_socket, pytest.raises(S2NUsageError, match="in-memory"):
+            on_socket.wipe()

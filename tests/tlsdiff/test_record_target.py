@@ -15,10 +15,12 @@ from engine.crypto.suites import TLS13_SUITES
 from engine.errors import DecodeError, RecordOverflowError
 from engine.record.protection import MAX_INNER_PLAINTEXT, MAX_PLAINTEXT, RecordProtection
 from engine.wire.handshake import HandshakeBuffer
-from tlsdiff.harness import Outcome, Status
+from tlsdiff.fuzz_scenario import Scenario
+from tlsdiff.harness import Outcome, Role, Status, restore_s2n
+from tlsdiff.lockstep import RunResult, established
 from tlsdiff.mutate import PlainRecord
 from tlsdiff.record_input import CHUNKS, RecordInput, RecordInputMutator, WireEdit, seed_inputs
-from tlsdiff.target_record import RecordLayerTarget, RecordRun, run_records
+from tlsdiff.target_record import RecordLayerTarget, RecordRun, run_records, sealed_stream
 
 pytestmark = pytest.mark.openssl_engine
 
@@ -55,6 +57,31 @@ def test_the_mutator_stays_within_max_size_and_is_deterministic() -> None:
 def test_the_seed_corpus_agrees() -> None:
     target = RecordLayerTarget()
     assert [seed for seed in seed_inputs() if target.check(seed.encode()) is not None] == []
+
+
+def _answers(values: list[RecordInput]) -> list[list[tuple[Outcome, Outcome]]]:
+    return [run_records(value).outcomes for value in values]
+
+
+def test_a_restored_s2n_server_keeps_nothing_of_the_input_before() -> None:
+    # The s2n servers are wiped and reused from input to input (restore_s2n): in another order, after
+    # other failures, alerts and closes, every input must get the answers it got before.
+    values = [*seed_inputs(), RecordInput(records=(_HELLO,), edits=(WireEdit(1, 0, 5),), chunk=1)]
+    forward = _answers(values)
+    assert _answers(values[::-1]) == forward[::-1]
+    assert _answers(values) == forward
+
+
+def test_nested_restores_of_one_snapshot_are_independent_and_a_released_endpoint_refuses_use() -> None:
+    start = established(Scenario(role=Role.SERVER, policy="default_tls13", cert_type="ecdsa-p256", seed=0))
+    assert not isinstance(start, RunResult)
+    wire = sealed_stream(RecordInput(records=(_HELLO,)))
+    with restore_s2n(start.s2n) as outer:
+        with restore_s2n(start.s2n) as inner:
+            assert inner.deliver(wire).data == b"hello"
+        assert outer.deliver(wire).data == b"hello"  # the inner one's records did not move the outer's keys
+    with pytest.raises(RuntimeError, match="after its restore_s2n block"):
+        outer.deliver(wire)
 
 
 def test_nothing_delivered_is_not_the_end_of_the_stream() -> None:
