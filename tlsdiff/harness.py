@@ -565,8 +565,7 @@ def open_endpoint(setup: Setup, implementation: str) -> Iterator[Endpoint]:
 
 
 def s2n_config(setup: Setup) -> Config:
-    """The s2n config the harness's s2n endpoints of ``setup`` use (built once), for an s2n connection the
-    harness does not drive, e.g. one on a socket."""
+    """The s2n config of the harness's s2n endpoints of ``setup`` (built once), e.g. for one on a socket."""
     return _s2n_config(_s2n_key(setup)).config
 
 
