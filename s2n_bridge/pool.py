@@ -25,16 +25,18 @@ class RestorePool:
 
     def __init__(self, max_idle: int = 2) -> None:
         self._max_idle = max_idle
-        self._idle: dict[tuple[int, Mode, int | None], list[Connection]] = {}
+        # Keyed by the config itself, not its id: a key keeps its config alive, so no later config takes its place.
+        self._idle: dict[tuple[Config, Mode, int | None], list[Connection]] = {}
 
     @contextmanager
     def restored(self, config: Config, mode: Mode, blob: bytes, *, seed: int | None = None) -> Iterator[Connection]:
         """``Connection.deserialize(config, mode, blob, seed=seed)``, on an idle connection when there is one.
 
         When the block ends the connection is wiped (its secrets erased) and kept; if the block
-        raises, it is freed. ``config`` must outlive the pool's use of it (it is keyed by identity).
+        raises, it is freed. Idle connections live as long as the pool: ``config`` must not be
+        closed while the pool may hand one of its connections out.
         """
-        idle = self._idle.setdefault((id(config), mode, seed), [])
+        idle = self._idle.setdefault((config, mode, seed), [])
         connection = idle.pop() if idle else Connection(config, mode, seed=seed)
         try:
             connection.restore(blob)
@@ -47,9 +49,3 @@ class RestorePool:
             idle.append(connection)
         else:
             connection.close()
-
-    def close(self) -> None:
-        """Free every idle connection."""
-        for idle in self._idle.values():
-            while idle:
-                idle.pop().close()
