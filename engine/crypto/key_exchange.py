@@ -12,6 +12,7 @@ Measured with Debian's OpenSSL 3.0 (DESIGN.md), the draws the engine reproduces:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
@@ -98,7 +99,7 @@ class KeyShare:
             return self._exchange_x25519(peer_public)
         curve = _CURVES[self.group]
         try:
-            peer = ec.EllipticCurvePublicKey.from_encoded_point(curve.curve, peer_public)
+            peer = _peer_point(self.group, bytes(peer_public))
         except ValueError:
             raise IllegalParameterError("key share is not a point on the curve") from None
         for _ in range(curve.derive_draws):
@@ -149,7 +150,17 @@ def usable_key_share(group: int, key_exchange: bytes) -> bytes | None:
     elif form != _UNCOMPRESSED:
         return None
     try:
-        ec.EllipticCurvePublicKey.from_encoded_point(curve.curve, key_exchange)
+        _peer_point(group, bytes(key_exchange))
     except ValueError:
         return None
     return key_exchange
+
+
+@functools.lru_cache(maxsize=16)
+def _peer_point(group: int, encoded: bytes) -> ec.EllipticCurvePublicKey:
+    """A NIST curve point from its encoding (``ValueError`` off the curve), loaded once for both uses of it.
+
+    A server loads a client's share to tell whether s2n can use it (``usable_key_share``), then for
+    the exchange: the second load is a cache hit. The point is public; the cache keeps nothing secret.
+    """
+    return ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[group].curve, encoded)

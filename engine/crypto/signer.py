@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from engine.randomness import DrawKind, RandomSource
 from engine.wire.extensions import SignatureScheme
 
-__all__ = ["KeySigner", "SignatureScheme", "Signer", "SigningError", "scheme_hash"]
+__all__ = ["KeySigner", "SignatureScheme", "Signer", "SigningError", "ecdsa_prehashed", "scheme_hash"]
 
 
 class SigningError(ValueError):
@@ -46,6 +46,12 @@ def scheme_hash(scheme: SignatureScheme) -> hashes.HashAlgorithm:
     if algorithm is None:
         raise SigningError(f"{scheme.name} is not a SHA-2 signature scheme")
     return algorithm()
+
+
+@functools.lru_cache(maxsize=64)  # the instances keep no state: one per scheme serves every signature
+def ecdsa_prehashed(scheme: SignatureScheme, *, deterministic: bool = False) -> ec.ECDSA:
+    """ECDSA over a digest already made with the scheme's hash; ``deterministic``: RFC 6979 nonces."""
+    return ec.ECDSA(utils.Prehashed(scheme_hash(scheme)), deterministic_signing=deterministic)
 
 
 class Signer(Protocol):
@@ -103,7 +109,7 @@ class KeySigner:
 
     def _sign(self, scheme: SignatureScheme, algorithm: hashes.HashAlgorithm, digest: bytes, salt: bytes) -> bytes:
         if isinstance(self._key, ec.EllipticCurvePrivateKey):
-            return self._key.sign(digest, ec.ECDSA(utils.Prehashed(algorithm), deterministic_signing=True))
+            return self._key.sign(digest, ecdsa_prehashed(scheme, deterministic=True))
         if scheme.name.startswith("RSA_PKCS1"):
             return self._key.sign(digest, padding.PKCS1v15(), utils.Prehashed(algorithm))
         return _sign_pss(self._key, algorithm, digest, salt)

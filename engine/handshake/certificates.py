@@ -8,6 +8,7 @@ validated chain, the trust anchor (``check_root_certificate``).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -15,9 +16,10 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from engine.crypto.signer import SignatureScheme, scheme_hash
+from engine.crypto.signer import SignatureScheme, ecdsa_prehashed, scheme_hash
 from engine.errors import (
     BadCertificateError,
     CertificateUnknownError,
@@ -105,6 +107,7 @@ def _without_trailing_bytes(der: bytes, allowed: int | None) -> bytes:
     return der[:end]
 
 
+@functools.lru_cache(maxsize=256)  # a pure function of the name, which a client checks handshake after handshake
 def reference_identity(name: str) -> x509.DNSName | x509.IPAddress:
     """What a certificate must name for ``name``: an iPAddress SAN for an IP literal, else a DNS name.
 
@@ -132,12 +135,22 @@ def verify_chain(
     """
     if not anchors:  # cryptography's Store refuses to be empty (ValueError): nothing is trusted
         raise CertificateUnknownError("no trust anchors: no chain can be trusted")
-    builder = PolicyBuilder().store(Store(list(anchors))).time(datetime.now(UTC))
+    builder = _trusting(tuple(anchors)).time(datetime.now(UTC))
     try:
         verifier = builder.build_server_verifier(reference_identity(server_name))
         return verifier.verify(chain[0], list(chain[1:]))
     except (VerificationError, ValueError) as error:
         raise BadCertificateError(f"certificate does not verify: {error}") from None
+
+
+@functools.lru_cache(maxsize=32)
+def _trusting(anchors: tuple[x509.Certificate, ...]) -> PolicyBuilder:
+    """A policy builder over a store of ``anchors``, made once per set of anchors (a config's, in practice).
+
+    The store holds only the anchors (immutable, public): a fresh one per handshake would parse
+    their keys again on every verification (a sixth of a P-256 chain's verification time).
+    """
+    return PolicyBuilder().store(Store(list(anchors)))
 
 
 def check_certificate_preferences(
@@ -185,17 +198,24 @@ def _check_key(info: CertInfo, keys: frozenset[tuple[str, int]] | None) -> None:
         )
 
 
+@functools.lru_cache(maxsize=64)  # by DER: a server presents the same leaf handshake after handshake
+def _public_key(certificate: x509.Certificate) -> CertificatePublicKeyTypes:
+    """The certificate's public key, loaded (and its point checked) once per certificate, not per signature."""
+    return certificate.public_key()
+
+
 def verify_signature(certificate: x509.Certificate, scheme: int, transcript_hash: bytes, signature: bytes) -> None:
     """Check a server's CertificateVerify signature over the transcript hash with the leaf's key."""
     if scheme not in schemes_for_certificate(certificate):
         raise IllegalParameterError(f"signature scheme 0x{scheme:04x} does not fit the certificate")
     digest = certificate_verify_digest(scheme, transcript_hash, server=True)
-    algorithm = scheme_hash(SignatureScheme(scheme))
-    key = certificate.public_key()
+    signature_scheme = SignatureScheme(scheme)
+    key = _public_key(certificate)
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, digest, ec.ECDSA(utils.Prehashed(algorithm)))
+            key.verify(signature, digest, ecdsa_prehashed(signature_scheme))
         elif isinstance(key, rsa.RSAPublicKey):
+            algorithm = scheme_hash(signature_scheme)
             pss = padding.PSS(mgf=padding.MGF1(type(algorithm)()), salt_length=algorithm.digest_size)
             key.verify(signature, digest, pss, utils.Prehashed(algorithm))
         else:

@@ -87,49 +87,68 @@ class _Hello:
         self.offer = offer
         self.groups = offer.groups
         # What the server may answer (s2n's extension_requests_sent, reset for each ClientHello).
-        self.requested = frozenset(extension.extension_type for extension in message.extensions)
+        self.requested = frozenset([extension.extension_type for extension in message.extensions])
 
 
-@functools.lru_cache(maxsize=128)
-def _repeated_extension(extension_type: int, body: Struct) -> Extension:
-    """``Extension.of`` for the bodies that repeat from one ClientHello to the next (all but key shares)."""
-    return Extension.of(extension_type, body)
+# Where ``_hello_layout`` leaves room for the two extensions that change from one ClientHello to the next.
+_KEY_SHARE_SLOT = "key_share"
+_COOKIE_SLOT = "cookie"
+_Slot = Extension | str
+
+
+@functools.lru_cache(maxsize=128)  # public, deterministic inputs; the same for every handshake of a config
+def _hello_layout(
+    offer: ClientHelloOffer,
+    server_name: str | None,
+    fixed_bodies: tuple[tuple[int, bytes], ...],
+    alpn: tuple[bytes, ...],
+) -> tuple[_Slot, ...]:
+    """The ClientHello's extensions in s2n's order, built once: a slot for the key shares and for a cookie."""
+    bodies: dict[int, Struct] = {
+        ExtensionType.SUPPORTED_VERSIONS: SupportedVersionsClient(offer.supported_versions),
+        ExtensionType.SUPPORTED_GROUPS: SupportedGroups(offer.groups),
+        ExtensionType.SIGNATURE_ALGORITHMS: SignatureSchemeList(offer.signature_schemes),
+        ExtensionType.SERVER_NAME: ServerNameList.for_host((server_name or "").encode()),
+        ExtensionType.EC_POINT_FORMATS: EcPointFormats((0,)),
+    }
+    fixed = dict(fixed_bodies)
+    # s2n's list puts the cookie after ec_point_formats and before extended_master_secret;
+    # a layout that orders COOKIE puts it there.
+    cookie_before = ExtensionType.COOKIE if ExtensionType.COOKIE in offer.extensions else 23
+    slots: list[_Slot] = []
+    for extension_type in offer.extensions:
+        if extension_type == cookie_before:
+            slots.append(_COOKIE_SLOT)
+        if extension_type in (ExtensionType.COOKIE, ExtensionType.PADDING):
+            continue  # the cookie went in just above; padding is added last (_pad)
+        body = bodies.get(extension_type)
+        if extension_type == ExtensionType.KEY_SHARE:
+            slots.append(_KEY_SHARE_SLOT)
+        elif body is None:
+            slots.append(Extension(extension_type, fixed.get(extension_type, b"")))
+        else:
+            slots.append(Extension.of(extension_type, body))
+        if extension_type == ExtensionType.SERVER_NAME and alpn:
+            slots.append(Extension.of(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, ProtocolNameList(alpn)))
+    if cookie_before not in offer.extensions:
+        slots.append(_COOKIE_SLOT)
+    return tuple(slots)
 
 
 def _extension_bodies(
     ctx: HandshakeContext, offer: ClientHelloOffer, shares: dict[int, KeyShare], cookie: Extension | None
 ) -> list[Extension]:
-    server_name = ctx.negotiated.server_name
-    bodies: dict[int, Struct] = {
-        ExtensionType.SUPPORTED_VERSIONS: SupportedVersionsClient(offer.supported_versions),
-        ExtensionType.SUPPORTED_GROUPS: SupportedGroups(offer.groups),
-        ExtensionType.KEY_SHARE: KeyShareClientHello(tuple(KeyShareEntry(g, s.public) for g, s in shares.items())),
-        ExtensionType.SIGNATURE_ALGORITHMS: SignatureSchemeList(offer.signature_schemes),
-        ExtensionType.SERVER_NAME: ServerNameList.for_host((server_name or "").encode()),
-        ExtensionType.EC_POINT_FORMATS: EcPointFormats((0,)),
-    }
-    fixed = dict(ctx.config.layout.extension_bodies)
-    # s2n's list puts the cookie after ec_point_formats and before extended_master_secret;
-    # a layout that orders COOKIE puts it there.
-    cookie_before = ExtensionType.COOKIE if ExtensionType.COOKIE in offer.extensions else 23
+    layout = _hello_layout(offer, ctx.negotiated.server_name, ctx.config.layout.extension_bodies, ctx.config.alpn)
     extensions: list[Extension] = []
-    for extension_type in offer.extensions:
-        if extension_type == cookie_before and cookie is not None:
-            extensions.append(cookie)
-        if extension_type in (ExtensionType.COOKIE, ExtensionType.PADDING):
-            continue  # the cookie went in just above; padding is added last (_pad)
-        body = bodies.get(extension_type)
-        if body is None:
-            extensions.append(Extension(extension_type, fixed.get(extension_type, b"")))
-        elif extension_type == ExtensionType.KEY_SHARE:
-            extensions.append(Extension.of(extension_type, body))
-        else:
-            extensions.append(_repeated_extension(extension_type, body))
-        if extension_type == ExtensionType.SERVER_NAME and ctx.config.alpn:
-            alpn = ProtocolNameList(ctx.config.alpn)
-            extensions.append(Extension.of(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION, alpn))
-    if cookie is not None and cookie_before not in offer.extensions:
-        extensions.append(cookie)
+    for slot in layout:
+        if slot is _KEY_SHARE_SLOT:
+            entries = tuple(KeyShareEntry(group, share.public) for group, share in shares.items())
+            extensions.append(Extension.of(ExtensionType.KEY_SHARE, KeyShareClientHello(entries)))
+        elif slot is _COOKIE_SLOT:
+            if cookie is not None:
+                extensions.append(cookie)
+        elif isinstance(slot, Extension):
+            extensions.append(slot)
     return extensions
 
 

@@ -445,6 +445,28 @@ CLIENT_HELLO_EXTENSIONS: tuple[ExtensionDescriptor, ...] = (
 )  # fmt: skip
 
 
+_Reading = tuple[int, Receiver | None, MissingCheck | None, bool, bool]
+"""A descriptor as ``receive_client_hello_extensions`` reads it under one of the two readings: the type, the
+handling's receive and if_missing, ``is_response``, and whether it has a TLS 1.3 minimum."""
+
+# {lenient: the table in s2n's order under the s2n (True) or RFC (False) reading}, flattened once: every
+# ClientHello runs the whole table.
+_READINGS: dict[bool, tuple[_Reading, ...]] = {
+    lenient: tuple(
+        (
+            descriptor.extension_type,
+            handling.receive,
+            handling.if_missing,
+            descriptor.is_response,
+            descriptor.minimum_version >= TLS13,
+        )
+        for descriptor in CLIENT_HELLO_EXTENSIONS
+        for handling in (descriptor.s2n if lenient else descriptor.rfc,)
+    )
+    for lenient in (False, True)
+}
+
+
 def receive_client_hello_extensions(
     hello: ClientHello, context: OfferContext, *, lenient: bool, tls13: bool = True
 ) -> ReceivedExtensions:
@@ -456,21 +478,22 @@ def receive_client_hello_extensions(
     The first failure raises its ``TLSError``.
     """
     # Duplicates were refused by the message parser (s2n: only the types it parses), so the first one is the one.
-    bodies: dict[int, bytes] = {}
-    for extension in hello.extensions:
-        bodies.setdefault(extension.extension_type, extension.data)
-    order = tuple(extension.extension_type for extension in hello.extensions)
+    bodies = {extension.extension_type: extension.data for extension in reversed(hello.extensions)}
+    # Lists, not generators, built per ClientHello: a generator is resumed once per item.
+    order = tuple([extension.extension_type for extension in hello.extensions])
     if lenient:  # s2n numbers only the types it parses (s2n_extension_list.c:137-153): "last" is among those
-        order = tuple(kind for kind in order if kind in S2N_PARSED_EXTENSIONS)
+        order = tuple([kind for kind in order if kind in S2N_PARSED_EXTENSIONS])
     received = ReceivedExtensions(wire_order=order, tls13=tls13)
-    for descriptor in CLIENT_HELLO_EXTENSIONS:
-        handling = descriptor.s2n if lenient else descriptor.rfc
-        requested = not descriptor.is_response or bool(context.cookie)
-        in_version = tls13 or descriptor.minimum_version < TLS13
-        body = bodies.get(descriptor.extension_type)
+    cookie_sent = bool(context.cookie)
+    for extension_type, receive, if_missing, is_response, tls13_only in _READINGS[lenient]:
+        body = bodies.get(extension_type)
+        if body is None and if_missing is None:
+            continue  # most of the table: neither sent nor missed
+        requested = cookie_sent or not is_response
+        in_version = tls13 or not tls13_only
         if body is None:
-            if requested and in_version and handling.if_missing is not None:
-                handling.if_missing(received, context)
+            if requested and in_version and if_missing is not None:
+                if_missing(received, context)
             continue
         # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2
         # = type=implementation
@@ -478,10 +501,10 @@ def receive_client_hello_extensions(
         ## extension requests, with the exception of the "cookie" extension in the HelloRetryRequest.  Upon
         ## receiving such an extension, an endpoint MUST abort the handshake with an "unsupported_extension" alert.
         if not requested:
-            raise UnsupportedExtensionError(f"extension {ExtensionType(descriptor.extension_type).name} not requested")
+            raise UnsupportedExtensionError(f"extension {ExtensionType(extension_type).name} not requested")
         if not in_version:
             continue
-        if handling.receive is not None:
-            handling.receive(body, received, context)
-        received.received.add(descriptor.extension_type)
+        if receive is not None:
+            receive(body, received, context)
+        received.received.add(extension_type)
     return received

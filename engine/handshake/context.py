@@ -9,6 +9,7 @@ message read or written moves on.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Iterator
@@ -164,7 +165,7 @@ class HandshakeContext:
         MIDDLEBOX_COMPAT sequences hold one per side: after the HelloRetryRequest (or the
         ServerHello) for the server, before the second ClientHello (or the Finished) for the client.
         """
-        if self.position.ours and self.position.action.record_type == ContentType.CHANGE_CIPHER_SPEC:
+        if self.position.own_change_cipher_spec:
             self.records.write_change_cipher_spec()
             self.position.advance()
 
@@ -277,5 +278,9 @@ class HandshakeContext:
 def certificate_verify_digest(scheme: int, transcript_hash: bytes, *, server: bool) -> bytes:
     """The digest signed in CertificateVerify (RFC 8446 section 4.4.3)."""
     content = b" " * 64 + (_SERVER_CONTEXT if server else _CLIENT_CONTEXT) + b"\x00" + transcript_hash
-    algorithm = scheme_hash(SignatureScheme(scheme))
-    return hashlib.new(algorithm.name, content).digest()
+    return hashlib.new(_hash_name(scheme), content).digest()
+
+
+@functools.lru_cache(maxsize=64)  # by code point: both sides ask once a handshake
+def _hash_name(scheme: int) -> str:
+    return scheme_hash(SignatureScheme(scheme)).name

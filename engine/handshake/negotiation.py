@@ -214,10 +214,15 @@ def select_signature(
     (and, for ECDSA, of its curve); the first the client offers wins.
     """
     first_fit: tuple[int, CertifiedKey] | None = None
+    fitting: dict[KeyKind, frozenset[int]] = {}  # per candidate: its schemes, looked up once (not once per scheme)
     for scheme in policy.signature_schemes:
         kind = _SCHEME_KINDS.get(scheme)
         certificate = candidates.by_kind.get(kind) if kind is not None else None
-        if certificate is None or scheme not in schemes_for_certificate(certificate.leaf):
+        if certificate is None or kind is None:
+            continue
+        if kind not in fitting:
+            fitting[kind] = schemes_for_certificate(certificate.leaf)
+        if scheme not in fitting[kind]:
             continue
         if scheme in offered:
             return scheme, certificate

@@ -114,15 +114,55 @@ def _negotiated_type(flags: HandshakeFlags, middlebox: bool) -> HandshakeFlags:
     return negotiated | HandshakeFlags.MIDDLEBOX_COMPAT if middlebox else negotiated
 
 
+_Step = tuple[Message | None, Action | None, bool, bool, bool, bool]
+"""What a position tells about its message: the message, its entry, whether this side writes it
+(``ours``), whether the handshake is over (``complete``), whether it is the peer's ChangeCipherSpec,
+whether it is our own."""
+_NOWHERE: _Step = (None, None, False, False, False, False)  # past the end of a sequence (or of no sequence)
+
+
+@functools.lru_cache(maxsize=64)  # per handshake type and side: a handful of tables
+def _steps(flags: HandshakeFlags, own: str) -> tuple[_Step, ...]:
+    """Every message of the type's sequence as seen from the side that writes ``own``."""
+    steps = []
+    for message in SEQUENCES.get(flags, ()):
+        action = ACTIONS[message]
+        ours = action.writer == own
+        change_cipher_spec = action.record_type == ContentType.CHANGE_CIPHER_SPEC
+        peers, own_one = change_cipher_spec and not ours, change_cipher_spec and ours
+        steps.append((message, action, ours, action.writer == "B", peers, own_one))
+    return tuple(steps)
+
+
 class HandshakePosition:
     """Where a connection is in its handshake: s2n's (handshake_type, message_number)."""
 
-    __slots__ = ("_flags", "_own", "_sequence", "number")
+    # The message at the position and what follows from it are looked up (in ``_steps``) whenever the
+    # type or the number changes: a handshake asks about its position several times per message.
+    __slots__ = (
+        "_action",
+        "_flags",
+        "_message",
+        "_number",
+        "_own",
+        "_steps",
+        "complete",
+        "ours",
+        "own_change_cipher_spec",
+    )
+    ours: bool
+    """Whether this side writes the current message (``CONNECTION_IS_WRITER``); False past the sequence's end."""
+    complete: bool
+    """Whether the handshake is over (``s2n_handshake_is_complete``: the writer is 'B')."""
+    own_change_cipher_spec: bool
+    """Whether the current message is this side's middlebox-compatibility ChangeCipherSpec."""
+    _message: Message | None
+    _action: Action | None
 
     def __init__(self, *, client: bool) -> None:
-        self.flags = HandshakeFlags.INITIAL
-        self.number = 0
         self._own = "C" if client else "S"
+        self._number = 0
+        self.flags = HandshakeFlags.INITIAL
 
     @property
     def flags(self) -> HandshakeFlags:
@@ -131,32 +171,34 @@ class HandshakePosition:
 
     @flags.setter
     def flags(self, flags: HandshakeFlags) -> None:
-        # The sequence is looked up once per handshake type, not at every question about the position.
         self._flags = flags
-        self._sequence = SEQUENCES.get(flags)
+        self._steps = _steps(flags, self._own)
+        self._move_to(self._number)
+
+    @property
+    def number(self) -> int:
+        """s2n's message_number: the index of the current message in the handshake type's sequence."""
+        return self._number
+
+    def _move_to(self, number: int) -> None:
+        self._number = number
+        steps = self._steps
+        step = steps[number] if number < len(steps) else _NOWHERE
+        self._message, self._action, self.ours, self.complete, _, self.own_change_cipher_spec = step
 
     @property
     def message(self) -> Message:
         """The message at the position (``ACTIVE_MESSAGE``): being read or written, or APPLICATION_DATA."""
-        sequence = self._sequence
-        if sequence is None or self.number >= len(sequence):
-            raise InternalError(f"no message {self.number} in handshake type {self.flags!r}")
-        return sequence[self.number]
+        if self._message is None:
+            raise InternalError(f"no message {self._number} in handshake type {self.flags!r}")
+        return self._message
 
     @property
     def action(self) -> Action:
         """The state-machine entry of the current message."""
-        return ACTIONS[self.message]
-
-    @property
-    def ours(self) -> bool:
-        """Whether this side writes the current message (``CONNECTION_IS_WRITER``)."""
-        return self.action.writer == self._own
-
-    @property
-    def complete(self) -> bool:
-        """Whether the handshake is over (``s2n_handshake_is_complete``: the writer is 'B')."""
-        return self.action.writer == "B"
+        if self._action is None:
+            raise InternalError(f"no message {self._number} in handshake type {self.flags!r}")
+        return self._action
 
     @property
     def tls13_state_machine(self) -> bool:
@@ -170,10 +212,13 @@ class HandshakePosition:
 
     def advance(self) -> None:
         """Move to the next message, skipping a ChangeCipherSpec the peer writes (``s2n_advance_message``)."""
-        self.number += 1
-        action = self.action
-        if action.writer != self._own and action.record_type == ContentType.CHANGE_CIPHER_SPEC:
-            self.number += 1
+        number = self._number + 1
+        steps = self._steps
+        if number >= len(steps):
+            self._move_to(number)
+            raise InternalError(f"no message {number} in handshake type {self.flags!r}")
+        peer_change_cipher_spec = steps[number][4]
+        self._move_to(number + 1 if peer_change_cipher_spec else number)
 
     def set_hello_retry(self) -> None:
         """A HelloRetryRequest is needed or was received (``s2n_set_hello_retry_required``)."""
@@ -189,6 +234,6 @@ class HandshakePosition:
 
     def check_write(self, record_type: int, message_type: int = 0) -> None:
         """An internal error unless this side is to write such a message now (the table and the states agree)."""
-        action = self.action
-        if not self.ours or (action.record_type, action.message_type) != (record_type, message_type):
+        action = self._action
+        if not self.ours or action is None or (action.record_type, action.message_type) != (record_type, message_type):
             raise InternalError(f"writing ({record_type}, {message_type}) at {self.message} of {self.flags!r}")

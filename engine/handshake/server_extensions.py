@@ -295,6 +295,13 @@ SERVER_EXTENSIONS: tuple[ResponseDescriptor, ...] = (
 )  # fmt: skip
 
 
+# Each message's descriptors, in order: the table is read for every server message.
+_DESCRIPTORS = {
+    message: tuple(descriptor for descriptor in SERVER_EXTENSIONS if descriptor.message is message)
+    for message in ServerMessage
+}
+
+
 def server_hello_list(extensions: tuple[Extension, ...], *, retried: bool) -> ServerMessage:
     """The list s2n's client reads a (non-retry) ServerHello's extensions with (tls/s2n_server_extensions.c:60-79).
 
@@ -305,7 +312,7 @@ def server_hello_list(extensions: tuple[Extension, ...], *, retried: bool) -> Se
     (tls/extensions/s2n_server_supported_versions.c:88, never reset): in a retried handshake
     the TLS 1.3 list, whatever ``Compat.keep_hello_retry_version`` then makes of the version.
     """
-    if retried or any(extension.extension_type == ExtensionType.SUPPORTED_VERSIONS for extension in extensions):
+    if retried or ExtensionType.SUPPORTED_VERSIONS in [extension.extension_type for extension in extensions]:
         return ServerMessage.SERVER_HELLO
     return ServerMessage.SERVER_HELLO_TLS12
 
@@ -319,7 +326,7 @@ def read_server_extensions(
     receive functions (``Compat.lenient_server_extensions``), else the RFC's; s2n ignores
     a type its list for the message lacks, the RFC reading refuses it.
     """
-    descriptors = [descriptor for descriptor in SERVER_EXTENSIONS if descriptor.message is message]
+    descriptors = _DESCRIPTORS[message]
     bodies = {extension.extension_type: extension.data for extension in reversed(extensions)}
     read = ServerExtensions()
     if not lenient:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 import typing
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Annotated, Any, Self
 
@@ -188,7 +189,10 @@ class Opaque(_Prefixed):
 
     def write(self, value: bytes, out: bytearray) -> None:
         """Append ``value`` behind its length prefix."""
-        _length_prefix(len(value), self.length_size, out)
+        length = len(value)
+        if length >> (8 * self.length_size):  # _length_prefix inline: every extension body comes through here
+            raise InternalError(f"{length} bytes do not fit a {self.length_size}-byte length prefix")
+        out += length.to_bytes(self.length_size, "big")
         out += value
 
 
@@ -331,15 +335,15 @@ class Struct:
     def read(cls, reader: Reader) -> Self:
         """Read one structure from ``reader``, leaving what follows it."""
         values: dict[str, Any] = {}
-        for wire_field in wire_fields(cls):
+        for name, read, absent_flag, absent_value in _READERS.get(cls) or _readers(cls):
             try:
-                if wire_field.absent_flag is not None and not reader.remaining:
-                    values[wire_field.absent_flag] = False
-                    values[wire_field.name] = wire_field.absent_value
+                if absent_flag is not None and not reader.remaining:
+                    values[absent_flag] = False
+                    values[name] = absent_value
                     continue
-                values[wire_field.name] = wire_field.form.read(reader)
+                values[name] = read(reader)
             except TLSError as error:
-                error.add_note(f"in {cls.__name__}.{wire_field.name}")
+                error.add_note(f"in {cls.__name__}.{name}")
                 raise
         return cls(**values)
 
@@ -354,16 +358,39 @@ class Struct:
 
     def write(self, out: bytearray) -> None:
         """Append the wire form to ``out``."""
-        for wire_field in wire_fields(type(self)):
-            value = getattr(self, wire_field.name)
-            if wire_field.absent_flag is not None and not getattr(self, wire_field.absent_flag):
+        for name, write, absent_flag in _WRITERS.get(type(self)) or _writers(type(self)):
+            value = getattr(self, name)
+            if absent_flag is not None and not getattr(self, absent_flag):
                 if value:
-                    raise InternalError(f"{type(self).__name__}.{wire_field.name} is marked absent but not empty")
+                    raise InternalError(f"{type(self).__name__}.{name} is marked absent but not empty")
                 continue
-            wire_field.form.write(value, out)
+            write(value, out)
 
     def encode(self) -> bytes:
         """The wire form."""
         out = bytearray()
         self.write(out)
         return bytes(out)
+
+
+# What Struct.read and Struct.write loop over, per class: the plan's fields with their forms' bound
+# methods, looked up once rather than for every field of every message.
+_Reading = tuple[str, Callable[[Reader], Any], str | None, Any]
+_Writing = tuple[str, Callable[[Any, bytearray], None], str | None]
+_READERS: dict[type, tuple[_Reading, ...]] = {}
+_WRITERS: dict[type, tuple[_Writing, ...]] = {}
+
+
+def _readers(cls: type[Struct]) -> tuple[_Reading, ...]:
+    readers = _READERS.get(cls)
+    if readers is None:
+        plan = wire_fields(cls)
+        readers = _READERS[cls] = tuple((f.name, f.form.read, f.absent_flag, f.absent_value) for f in plan)
+    return readers
+
+
+def _writers(cls: type[Struct]) -> tuple[_Writing, ...]:
+    writers = _WRITERS.get(cls)
+    if writers is None:
+        writers = _WRITERS[cls] = tuple((f.name, f.form.write, f.absent_flag) for f in wire_fields(cls))
+    return writers

@@ -10,10 +10,11 @@ method other than null, ...) belong to the handshake layer, not here.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from engine.errors import IllegalParameterError
+from engine.errors import IllegalParameterError, InternalError
 from engine.wire.codec import (
     U8,
     U16,
@@ -175,13 +176,16 @@ class Extension(Struct):
         return cls(int(extension_type), body.encode())
 
 
+_EXTENSION_HEADER = struct.Struct(">HH")  # extension_type, then the length of extension_data
+
+
 def _read_extension_block(reader: Reader, minimum: int, maximum: int) -> tuple[Extension, ...]:
     block = reader.sub_reader(2, minimum, maximum)
     extensions: list[Extension] = []
     seen: set[int] = set()
     while block.remaining:
-        extension_type = block.uint(2)
-        data = bytes(block.vector(2))
+        extension_type, body = block.type_and_body()
+        data = bytes(body)
         # = https://www.rfc-editor.org/rfc/rfc8446#section-4.2
         # = type=implementation
         ## There MUST NOT be more than one extension of the same type in a given
@@ -204,6 +208,23 @@ class ExtensionList(Vector):
     def read(self, reader: Reader) -> tuple[Any, ...]:
         """The extensions block, in wire order (duplicates refused as s2n refuses them)."""
         return _read_extension_block(reader, self.minimum, self.maximum)
+
+    def write(self, value: tuple[Any, ...], out: bytearray) -> None:
+        """Append the extensions behind the block's length prefix, each as ``Extension.write`` would."""
+        body = bytearray()
+        for extension in value:
+            # Type and length packed at once (a ClientHello has a dozen extensions); what cannot be
+            # framed goes the generic way, which raises the codec's InternalError for it.
+            plain = type(extension) is Extension
+            if plain and 0 <= extension.extension_type <= 0xFFFF and len(extension.data) <= 0xFFFF:
+                body += _EXTENSION_HEADER.pack(extension.extension_type, len(extension.data))
+                body += extension.data
+            else:
+                extension.write(body)
+        if len(body) > 0xFFFF:
+            raise InternalError(f"{len(body)} bytes do not fit a 2-byte length prefix")
+        out += len(body).to_bytes(2, "big")
+        out += body
 
 
 def decode_extensions(

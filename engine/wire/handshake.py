@@ -291,10 +291,14 @@ _MESSAGE_CLASSES: dict[int, type[HandshakeMessage]] = {
 
 def encode_handshake(message: HandshakeMessage) -> bytes:
     """The message with its 4-byte header: ``msg_type``, u24 body length, body."""
-    body = message.encode()
-    if len(body) >= 1 << 24:
-        raise InternalError(f"{type(message).__name__} body of {len(body)} bytes does not fit a u24 length")
-    return bytes((message.msg_type,)) + len(body).to_bytes(3, "big") + body
+    out = bytearray(HANDSHAKE_HEADER_SIZE)  # the header goes in front once the body's length is known
+    message.write(out)
+    length = len(out) - HANDSHAKE_HEADER_SIZE
+    if length >= 1 << 24:
+        raise InternalError(f"{type(message).__name__} body of {length} bytes does not fit a u24 length")
+    out[0] = message.msg_type
+    out[1:HANDSHAKE_HEADER_SIZE] = length.to_bytes(3, "big")
+    return bytes(out)
 
 
 def decode_handshake_body(msg_type: int, body: bytes | memoryview) -> HandshakeMessage:
@@ -332,8 +336,8 @@ def read_s2n_extension_block(reader: Reader) -> tuple[tuple[Extension, ...], boo
     extensions: list[Extension] = []
     seen: set[int] = set()
     while block.remaining:
-        extension_type = block.uint(2)
-        extension = Extension(extension_type, bytes(block.vector(2)))
+        extension_type, data = block.type_and_body()
+        extension = Extension(extension_type, bytes(data))
         if extension_type in S2N_PARSED_EXTENSIONS:
             if extension_type in seen:
                 raise IllegalParameterError(f"duplicate extension {extension_type}")
@@ -432,6 +436,8 @@ class HandshakeBuffer:
     def next_message(self) -> tuple[int, bytes] | None:
         """The next whole message as ``(msg_type, raw bytes with header)``, or None if incomplete."""
         buffer = self._buffer
+        if not buffer:  # what every record's loop ends on: nothing left to look at
+            return None
         end = self._message_end()
         if end is None:
             return None

@@ -19,6 +19,8 @@ b'localhost'
 
 from __future__ import annotations
 
+import struct
+
 from engine.errors import DecodeError
 from engine.wire.reader import Reader
 
@@ -93,7 +95,7 @@ def s2n_supported_groups(body: bytes | memoryview) -> tuple[int, ...] | None:
     size = reader.uint(2)
     if size > reader.remaining or size % 2:
         return None
-    return tuple(reader.uint(2) for _ in range(size // 2))
+    return _uint16s(reader.bytes(size))
 
 
 def s2n_signature_schemes(body: bytes | memoryview) -> tuple[int, ...] | None:
@@ -110,7 +112,12 @@ def s2n_signature_schemes(body: bytes | memoryview) -> tuple[int, ...] | None:
         return None
     if size // 2 > S2N_SIGNATURE_SCHEME_LIST_MAX_LEN:
         raise DecodeError(f"{size // 2} signature schemes; s2n reads at most {S2N_SIGNATURE_SCHEME_LIST_MAX_LEN}")
-    return tuple(reader.uint(2) for _ in range(size // 2))
+    return _uint16s(reader.bytes(size))
+
+
+def _uint16s(data: memoryview) -> tuple[int, ...]:
+    """``data`` (of an even length) as big-endian uint16s, unpacked at once rather than one read each."""
+    return struct.unpack(f">{len(data) // 2}H", data)
 
 
 def s2n_supported_versions(body: bytes | memoryview, minimum_version: int) -> int | None:
@@ -132,8 +139,8 @@ def s2n_supported_versions(body: bytes | memoryview, minimum_version: int) -> in
         return None
     selected: int | None = None
     minimum = ((minimum_version >> 8) * 10 + (minimum_version & 0xFF)) & 0xFF
-    while reader.remaining:
-        major, minor = reader.uint(1), reader.uint(1)
+    versions = bytes(reader.bytes(size))
+    for major, minor in zip(versions[::2], versions[1::2], strict=True):
         version = major * 10 + minor
         if major == 3 and minor <= 4 and minimum <= version <= _TLS13:
             selected = max(selected or 0, version)
@@ -152,8 +159,8 @@ def s2n_key_share_entries(body: bytes | memoryview) -> tuple[S2nKeyShareEntry, .
     reader.expect_end()
     read: list[S2nKeyShareEntry] = []
     while entries.remaining:
-        group = entries.uint(2)
-        read.append((group, bytes(entries.vector(2))))
+        group, key_exchange = entries.type_and_body()
+        read.append((group, bytes(key_exchange)))
     return tuple(read)
 
 
