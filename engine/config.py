@@ -206,6 +206,11 @@ class Compat:
     # the HelloRetryRequest's selected_version MUST be retained in the ServerHello; without the extension
     # it negotiates no TLS 1.3 (4.2.1), which the engine refuses (protocol_version).
     keep_hello_retry_version: bool = True
+    # Once the version is established s2n drops a user_canceled alert, whatever its level and at any
+    # step, and reads on (tls/s2n_alerts.c:203-218, s2n_process_as_warning); before that it fails on it
+    # as on any alert. RFC 8446 section 6.1 makes it a closure alert, after which nothing is read: the
+    # engine then takes it as the end of the peer's data (ConnectionClosed), as it takes close_notify.
+    ignore_user_canceled: bool = True
 
     @classmethod
     def s2n(cls) -> Compat:
@@ -231,6 +236,7 @@ class Compat:
             plaintext_alerts_in_handshake=False,
             protected_change_cipher_spec_after_handshake=False,
             keep_hello_retry_version=False,
+            ignore_user_canceled=False,
         )
 
 

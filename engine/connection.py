@@ -461,6 +461,17 @@ class TLSConnection:
         if alert.description == AlertDescription.CLOSE_NOTIFY:
             self._peer_closed = True
             return [ConnectionClosed()]
+        # = https://www.rfc-editor.org/rfc/rfc8446#section-6.1
+        # = type=implementation
+        ## Any data received after a closure alert has been received MUST be ignored.
+        # user_canceled is the other closure alert. Compat.ignore_user_canceled: s2n drops it once the
+        # version is established, and before that fails on it as on an error alert.
+        if alert.description == AlertDescription.USER_CANCELED:
+            if not self.ctx.config.compat.ignore_user_canceled:
+                self._peer_closed = True
+                return [ConnectionClosed()]
+            if self.ctx.records.version_established:
+                return []
         self._error = TLSError(f"peer sent alert {alert.description}")
         return [AlertReceived(alert.description)]
 

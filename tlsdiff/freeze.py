@@ -64,21 +64,6 @@ class _Pickler(pickle.Pickler):
         return index
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, kept: list[object], shared: list[bool]) -> None:
-        super().__init__(file)
-        self._kept = kept
-        self._shared = shared
-        self._memo: dict[int, object] = {}
-
-    def persistent_load(self, pid: object) -> object:
-        # Called for every reference to a kept object (an enum member is referred to many times): kept short.
-        if not isinstance(pid, int) or not 0 <= pid < len(self._kept):
-            raise pickle.UnpicklingError(f"unknown kept object {pid!r}")
-        original = self._kept[pid]
-        return original if self._shared[pid] else copy.deepcopy(original, self._memo)
-
-
 class Frozen(Generic[_T]):
     """An object graph as it was when frozen; every ``thaw`` returns a new, independent copy of it."""
 
@@ -98,7 +83,19 @@ class Frozen(Generic[_T]):
 
     def thaw(self) -> _T:
         """A new copy of the graph."""
-        graph: _T = _Unpickler(io.BytesIO(self._data), self._kept, self._shared).load()
+        # Each kept object is resolved by a list lookup in C: the pickle refers to kept objects
+        # dozens of times (every enum member), and a Python persistent_load per reference cost more
+        # than the rest of the load. Every kept object is referred to, so copying them all up front
+        # copies nothing the graph does not hold; one memo keeps an object reached twice copied once.
+        memo: dict[int, object] = {}
+        kept = [
+            value if shared else copy.deepcopy(value, memo)
+            for value, shared in zip(self._kept, self._shared, strict=True)
+        ]
+        unpickler = pickle.Unpickler(io.BytesIO(self._data))  # noqa: S301 (our own pickle, made by ``of`` in this process)
+        # The C unpickler takes persistent_load as an instance attribute (a subclass's method is a Python call).
+        unpickler.persistent_load = kept.__getitem__  # type: ignore[method-assign]
+        graph: _T = unpickler.load()
         return graph
 
 

@@ -145,6 +145,11 @@ class RecordLayer:
         """Received bytes that do not yet make a whole record."""
         return self._deframer.pending
 
+    @property
+    def version_established(self) -> bool:
+        """Whether ``establish_version`` was called (s2n's ``actual_protocol_version_established``)."""
+        return self._deframer.version_established
+
     def establish_version(self) -> None:
         """From now on record headers are checked as s2n checks them once the version is known.
 

@@ -117,6 +117,19 @@ def test_a_header_is_refused_before_its_body_arrives() -> None:
         deframer.next_record()
 
 
+@pytest.mark.parametrize("more", [b"", b"\x00"], ids=["no-more-bytes", "one-more-byte"])
+def test_an_incomplete_record_is_checked_again_once_the_version_is_established(more: bytes) -> None:
+    # s2n parses the header again on every read: a TLS 1.0 header waiting for its body passes before
+    # the version is known and is refused after, whether or not more of its body has arrived.
+    deframer = Deframer(s2n_framing=True, check_version=True)
+    deframer.feed(b"\x17\x03\x01\x00\x10" + bytes(4))
+    assert deframer.next_record() is None
+    deframer.version_established = True
+    deframer.feed(more)
+    with pytest.raises(UnexpectedMessageError, match="once the version is established"):
+        deframer.next_record()
+
+
 def test_sslv2_records_split_anywhere() -> None:
     sslv2 = bytes([0x80, 8, 1, 3, 3, 0, 0, 0, 0, 0])  # length 8 from the third byte: msg_type 1, version 0x0303
     stream = sslv2 + _record(22, b"abc")
