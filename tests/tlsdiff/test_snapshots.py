@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from tlsdiff.corpus import scenario_seeds
 from tlsdiff.fuzz_scenario import Action, Event, Mutation, Scenario, Stage
 from tlsdiff.lockstep import RunResult, run_scenario
 from tlsdiff.mutate import WireOp
+from tlsdiff.oracle import Tier
 
 pytestmark = pytest.mark.openssl_engine
 
@@ -72,3 +74,19 @@ def test_a_handshake_from_its_opening_is_the_handshake_from_the_start(scenario: 
     for op in range(3):
         later = replace(scenario, mutations=(*scenario.mutations, Mutation(Stage.MESSAGE, 1, 0, op, 2, 7, b"\x05")))
         assert _view(run_scenario(later)) == _view(run_scenario(later, snapshots=False))
+
+
+def test_a_restored_s2n_that_parts_from_the_live_one_is_the_snapshot_tier() -> None:
+    # S2N-5 (docs/findings.md): a TLS 1.3 client restored by s2n_connection_deserialize ignores a HelloRequest
+    # that the client which made the handshake refuses, as the engine does. From the start both targets agree;
+    # from the snapshot only s2n's side changed: the snapshot tier, its own signature, not a crash.
+    path = (
+        Path(__file__).parents[2]
+        / "corpus/regression/conversation_diff/s2n-deserialized-client-ignores-hello-request.bin"
+    )
+    with open(path, "rb") as source:
+        scenario = Scenario.decode(source.read())
+    assert run_scenario(scenario, snapshots=False).divergence is None
+    found = run_scenario(scenario).divergence
+    assert found is not None and found.tier is Tier.SNAPSHOT
+    assert (found.engine.error, found.s2n.status.value) == ("UnexpectedMessageError", "complete")
