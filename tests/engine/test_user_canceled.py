@@ -22,6 +22,8 @@ from engine.instrument import PlaintextRecord
 from tests.engine.conversation import Conversation, Rewrite, assert_lockstep, conversation, sides
 from tlsdiff.harness import Role, Status
 
+pytestmark = pytest.mark.openssl_engine  # the engine reproduces the OpenSSL build's draws
+
 _ALERT, _APPLICATION_DATA = 21, 23
 _DATA = b"after the alert"
 
