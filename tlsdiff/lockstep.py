@@ -359,10 +359,10 @@ def _restored_s2n_parted(fast: RunResult, result: RunResult) -> RunResult:
 
 def _streams(result: RunResult, side: str) -> dict[str, bytes]:
     """Each direction of one target's conversation as one byte string (however the bytes were cut into writes)."""
-    streams: dict[str, bytes] = {}
+    pieces: dict[str, list[bytes]] = {}
     for direction, data in result.transfers[side]:
-        streams[direction] = streams.get(direction, b"") + data
-    return streams
+        pieces.setdefault(direction, []).append(data)
+    return {direction: b"".join(parts) for direction, parts in pieces.items()}
 
 
 class SnapshotMismatchError(RuntimeError):

@@ -54,10 +54,6 @@ def _label_prefix(label: bytes, length: int) -> bytes:
 def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
     """HKDF-Expand-Label (RFC 8446 section 7.1): the label is prefixed with ``tls13 ``."""
     info = _label_prefix(label, length) + bytes([len(context)]) + context
-    if length <= _digest_size(hash_name):
-        # What TLS 1.3 asks for (keys, IVs, secrets), as _hkdf_expand has it: T(1) alone, here without the
-        # extra call (a handshake expands some thirty labels).
-        return hmac.digest(secret, info + b"\x01", hash_name)[:length]
     return _hkdf_expand(hash_name, secret, info, length)
 
 

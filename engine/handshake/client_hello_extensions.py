@@ -449,20 +449,17 @@ _Reading = tuple[int, Receiver | None, MissingCheck | None, bool, bool]
 """A descriptor as ``receive_client_hello_extensions`` reads it under one of the two readings: the type, the
 handling's receive and if_missing, ``is_response``, and whether it has a TLS 1.3 minimum."""
 
+
 # {lenient: the table in s2n's order under the s2n (True) or RFC (False) reading}, flattened once: every
 # ClientHello runs the whole table.
+def _reading(descriptor: ExtensionDescriptor, *, lenient: bool) -> _Reading:
+    handling = descriptor.s2n if lenient else descriptor.rfc
+    tls13_only = descriptor.minimum_version >= TLS13
+    return descriptor.extension_type, handling.receive, handling.if_missing, descriptor.is_response, tls13_only
+
+
 _READINGS: dict[bool, tuple[_Reading, ...]] = {
-    lenient: tuple(
-        (
-            descriptor.extension_type,
-            handling.receive,
-            handling.if_missing,
-            descriptor.is_response,
-            descriptor.minimum_version >= TLS13,
-        )
-        for descriptor in CLIENT_HELLO_EXTENSIONS
-        for handling in (descriptor.s2n if lenient else descriptor.rfc,)
-    )
+    lenient: tuple(_reading(descriptor, lenient=lenient) for descriptor in CLIENT_HELLO_EXTENSIONS)
     for lenient in (False, True)
 }
 

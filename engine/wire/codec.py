@@ -52,6 +52,7 @@ __all__ = [
     "Vector",
     "WireField",
     "wire_fields",
+    "write_length_prefix",
 ]
 
 
@@ -91,7 +92,8 @@ class Form:
         raise NotImplementedError
 
 
-def _length_prefix(length: int, length_size: int, out: bytearray) -> None:
+def write_length_prefix(length: int, length_size: int, out: bytearray) -> None:
+    """Append ``length`` as a ``length_size``-byte prefix; ``InternalError`` if it does not fit."""
     if length >= 1 << (8 * length_size):
         raise InternalError(f"{length} bytes do not fit a {length_size}-byte length prefix")
     out += length.to_bytes(length_size, "big")
@@ -189,10 +191,7 @@ class Opaque(_Prefixed):
 
     def write(self, value: bytes, out: bytearray) -> None:
         """Append ``value`` behind its length prefix."""
-        length = len(value)
-        if length >> (8 * self.length_size):  # _length_prefix inline: every extension body comes through here
-            raise InternalError(f"{length} bytes do not fit a {self.length_size}-byte length prefix")
-        out += length.to_bytes(self.length_size, "big")
+        write_length_prefix(len(value), self.length_size, out)
         out += value
 
 
@@ -250,7 +249,7 @@ class Vector(_Prefixed):
             body = bytearray()
             for item in value:
                 element.write(item, body)
-        _length_prefix(len(body), self.length_size, out)
+        write_length_prefix(len(body), self.length_size, out)
         out += body
 
     def __repr__(self) -> str:
@@ -335,7 +334,7 @@ class Struct:
     def read(cls, reader: Reader) -> Self:
         """Read one structure from ``reader``, leaving what follows it."""
         values: dict[str, Any] = {}
-        for name, read, absent_flag, absent_value in _READERS.get(cls) or _readers(cls):
+        for name, read, absent_flag, absent_value in _readers(cls):
             try:
                 if absent_flag is not None and not reader.remaining:
                     values[absent_flag] = False
@@ -358,7 +357,7 @@ class Struct:
 
     def write(self, out: bytearray) -> None:
         """Append the wire form to ``out``."""
-        for name, write, absent_flag in _WRITERS.get(type(self)) or _writers(type(self)):
+        for name, write, absent_flag in _writers(type(self)):
             value = getattr(self, name)
             if absent_flag is not None and not getattr(self, absent_flag):
                 if value:

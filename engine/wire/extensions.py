@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from engine.errors import IllegalParameterError, InternalError
+from engine.errors import IllegalParameterError
 from engine.wire.codec import (
     U8,
     U16,
@@ -26,6 +26,7 @@ from engine.wire.codec import (
     Uint16,
     Uint32,
     Vector,
+    write_length_prefix,
 )
 from engine.wire.reader import Reader
 
@@ -221,9 +222,7 @@ class ExtensionList(Vector):
                 body += extension.data
             else:
                 extension.write(body)
-        if len(body) > 0xFFFF:
-            raise InternalError(f"{len(body)} bytes do not fit a 2-byte length prefix")
-        out += len(body).to_bytes(2, "big")
+        write_length_prefix(len(body), 2, out)
         out += body
 
 
