@@ -211,6 +211,14 @@ class Compat:
     # as on any alert. RFC 8446 section 6.1 makes it a closure alert, after which nothing is read: the
     # engine then takes it as the end of the peer's data (ConnectionClosed), as it takes close_notify.
     ignore_user_canceled: bool = True
+    # With no verify_host callback, s2n's client checks the server's certificate against its server name
+    # with its default callback (tls/s2n_connection.c:222-252, s2n_default_verify_host) in the callback's
+    # walk over the leaf's names (engine/handshake/host_check.py): a DNS or URI SAN, or an iPAddress SAN
+    # printed as text, equal to the name but for ASCII case, or "*." and what follows the name's first dot;
+    # the CN only when no SAN is a DNS, URI or IP name (never an IP literal); with no name nothing matches.
+    # RFC 6125 (off: cryptography's Web PKI matching): a DNS name against DNS SANs only, one left-most
+    # wildcard label, an IP address against iPAddress SANs only, never the CN.
+    s2n_host_check: bool = True
 
     @classmethod
     def s2n(cls) -> Compat:
@@ -237,6 +245,7 @@ class Compat:
             protected_change_cipher_spec_after_handshake=False,
             keep_hello_retry_version=False,
             ignore_user_canceled=False,
+            s2n_host_check=False,
         )
 
 
@@ -286,6 +295,8 @@ class EngineConfig:
     certificates: tuple[CertifiedKey, ...] = ()
     trust_anchors: tuple[x509.Certificate, ...] = ()
     verify: bool = True
+    # A client's own host check in place of matching its verify_name: called with the leaf's names as
+    # s2n calls its verify_host callback, True accepting one (engine.handshake.host_check).
     verify_host: Callable[[str], bool] | None = None
     alpn: tuple[bytes, ...] = ()
     max_record_plaintext: int = RecordSizing.DEFAULT

@@ -205,7 +205,12 @@ class Config:
             self._key_log_sink(line)
 
     def _verify_host(self, host_name: str) -> bool:
-        return self._verify_host_callback is not None and self._verify_host_callback(host_name)
+        # A callback that raises accepts nothing, as in the engine (engine.handshake.host_check): an
+        # exception must not cross the C frame, where cffi would print it and answer 0 anyway.
+        try:
+            return self._verify_host_callback is not None and bool(self._verify_host_callback(host_name))
+        except Exception:
+            return False
 
     def close(self) -> None:
         """Free the config and its certificates (idempotent); connections using it must be closed first."""

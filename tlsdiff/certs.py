@@ -124,10 +124,11 @@ class CertSpec:
     cert_type: str
     host: str = _SERVER_NAME
     dns_san: bool = True
+    ip_san: bool = True
 
     def bundle(self) -> CertificateBundle:
         """The certificate, key and CA (see ``certificate_for``)."""
-        return certificate_for(self.cert_type, self.host, dns_san=self.dns_san)
+        return certificate_for(self.cert_type, self.host, dns_san=self.dns_san, ip_san=self.ip_san)
 
 
 # --- tiny DER helpers -------------------------------------------------------------
@@ -356,28 +357,30 @@ def _leaf_key_usage(cert_type: str) -> x509.KeyUsage:
     )
 
 
-def _serial_label(cert_type: str, host: str, dns_san: bool) -> str:
-    if host == _SERVER_NAME and dns_san:
+def _serial_label(cert_type: str, host: str, dns_san: bool, ip_san: bool) -> str:
+    if host == _SERVER_NAME and dns_san and ip_san:
         return cert_type
-    return f"{cert_type}/{host}" + ("" if dns_san else "/cn-only")
+    return f"{cert_type}/{host}" + ("" if dns_san else "/cn-only") + ("" if ip_san else "/no-ip")
 
 
 def _make_leaf(
-    cert_type: str, key: _PrivateKey, ca_cert: x509.Certificate, host: str, dns_san: bool
+    cert_type: str, key: _PrivateKey, ca_cert: x509.Certificate, host: str, sans: tuple[bool, bool]
 ) -> x509.CertificateBuilder:
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    dns_san, ip_san = sans
     names: list[x509.GeneralName] = [x509.DNSName(host)] if dns_san else []
-    san = x509.SubjectAlternativeName([*names, x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    names += [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))] if ip_san else []
     eku = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
+    builder = x509.CertificateBuilder()
+    if names:  # with neither, the certificate is named by its CN alone
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return (
-        x509.CertificateBuilder()
-        .subject_name(_common_name(host))
+        builder.subject_name(_common_name(host))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
-        .serial_number(_serial(_serial_label(cert_type, host, dns_san)))
+        .serial_number(_serial(_serial_label(cert_type, host, dns_san, ip_san)))
         .not_valid_before(_NOT_BEFORE)
         .not_valid_after(_NOT_AFTER)
-        .add_extension(san, critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_leaf_key_usage(cert_type), critical=True)
         .add_extension(eku, critical=False)
@@ -458,12 +461,15 @@ def _encode_leaf(
 
 
 @functools.cache
-def certificate_for(cert_type: str, host: str = _SERVER_NAME, *, dns_san: bool = True) -> CertificateBundle:
+def certificate_for(
+    cert_type: str, host: str = _SERVER_NAME, *, dns_san: bool = True, ip_san: bool = True
+) -> CertificateBundle:
     """Return the deterministic leaf certificate, key and CA for ``cert_type``.
 
     ``cert_type`` must be one of ``CERT_TYPES`` or ``EXTRA_CERT_TYPES``; anything else raises ``ValueError``.
     ``host`` names the certificate (CN, and the DNS SAN unless ``dns_san`` is false);
-    it may be a wildcard such as ``*.example.test``.
+    it may be a wildcard such as ``*.example.test``. An iPAddress SAN of 127.0.0.1 follows
+    unless ``ip_san`` is false; with neither SAN the certificate has no subjectAltName.
     Results are cached; ``certificate_for.cache_clear()`` forces regeneration.
     """
     if cert_type not in CERT_TYPES + EXTRA_CERT_TYPES:
@@ -473,7 +479,7 @@ def certificate_for(cert_type: str, host: str = _SERVER_NAME, *, dns_san: bool =
         raise ValueError(f"certificate host must be a non-empty ASCII name, got {host!r}")
     ca_key, ca_cert = _make_ca()
     key = _leaf_key(cert_type)
-    leaf = _sign(_make_leaf(cert_type, key, ca_cert, host, dns_san), ca_key)
+    leaf = _sign(_make_leaf(cert_type, key, ca_cert, host, (dns_san, ip_san)), ca_key)
     leaf_der, key_der = _encode_leaf(cert_type, leaf, key, ca_key)
     chain_pem = _pem("CERTIFICATE", leaf_der)
     _check_key_matches(chain_pem, key)

@@ -10,8 +10,8 @@ whichever implementation reports them, so the oracle compares like with like::
         outcome = server.deliver(client_hello_bytes)
         outcome.status, outcome.records, outcome.error
 
-s2n configs (tens of milliseconds each) and engine configs are built once per setup
-and reused; each connection still gets its own seeded randomness and key log.
+s2n configs (tens of milliseconds each) and engine configs are built once per setup and
+reused; each connection gets its own seeded randomness and key log.
 """
 
 from __future__ import annotations
@@ -98,6 +98,8 @@ class Setup:
     verify: bool = True
     served: tuple[CertSpec, ...] = ()
     trust: str = "ca"  # a client's trust anchors: one of certs.TRUST_CHOICES
+    # A client's own host check for both (s2n_config_set_verify_host_callback, EngineConfig.verify_host).
+    verify_host: Callable[[str], bool] | None = None
 
     @property
     def certificates(self) -> tuple[CertSpec, ...]:
@@ -197,8 +199,8 @@ def _s2n_config(setup: Setup) -> _CachedConfig:
     if setup.is_client:
         trust_pem = b"".join(trust_anchors(setup.trust, setup.cert_type)) or None
         config = Config(
-            setup.policy, trust_pem=trust_pem, verify=setup.verify, alpn=setup.alpn, key_log=router,
-            system_trust=False, serializable=True,
+            setup.policy, trust_pem=trust_pem, verify=setup.verify, verify_host=setup.verify_host, alpn=setup.alpn,
+            key_log=router, system_trust=False, serializable=True,
         )  # fmt: skip
         return _CachedConfig(config, router)
     served = [
@@ -401,12 +403,11 @@ def engine_config(setup: Setup) -> EngineConfig:
 @cache
 def _engine_config(setup: Setup) -> EngineConfig:
     alpn = tuple(name.encode() for name in setup.alpn)
-    common = {"compat": COMPAT_MODES[setup.compat], "layout": setup.layout, "alpn": alpn}
+    common = EngineConfig(setup.policy, compat=COMPAT_MODES[setup.compat], layout=setup.layout, alpn=alpn)
     if setup.is_client:
         anchors = tuple(x509.load_pem_x509_certificate(pem) for pem in trust_anchors(setup.trust, setup.cert_type))
-        return EngineConfig(setup.policy, trust_anchors=anchors, verify=setup.verify, **common)  # type: ignore[arg-type]
-    served = tuple(_certified_key(certificate) for certificate in setup.certificates)
-    return EngineConfig(setup.policy, certificates=served, **common)  # type: ignore[arg-type]
+        return replace(common, trust_anchors=anchors, verify=setup.verify, verify_host=setup.verify_host)
+    return replace(common, certificates=tuple(_certified_key(certificate) for certificate in setup.certificates))
 
 
 class EngineEndpoint:
@@ -541,9 +542,8 @@ def open_engine(
 
 
 class _KeyLogLines(list[bytes]):
-    """An endpoint's key log and the connection's sink in one object: ``list.append`` as a sink
-    would be copied by ``copy.deepcopy`` as itself, so a copied connection would log into the
-    original's list."""
+    """An endpoint's key log and the connection's sink in one object: ``copy.deepcopy`` copies a
+    ``list.append`` sink as itself, so a copied connection would log into the original's list."""
 
     def __call__(self, line: bytes) -> None:
         self.append(line)

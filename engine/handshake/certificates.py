@@ -11,13 +11,22 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    Policy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
 
 from engine.crypto.signer import SignatureScheme, ecdsa_prehashed, scheme_hash
 from engine.errors import (
@@ -126,21 +135,87 @@ def reference_identity(name: str) -> x509.DNSName | x509.IPAddress:
 
 
 def verify_chain(
-    chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], server_name: str
+    chain: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+    server_name: str | None,
+    now: datetime | None = None,
 ) -> list[x509.Certificate]:
     """Path validation to one of ``anchors`` and a match of ``server_name`` (RFC 5280, RFC 6125).
 
-    ``server_name`` is a DNS name or an IP address literal (``reference_identity``).
-    Returns the validated path, leaf first, ending with the trust anchor it reached.
+    ``server_name`` is a DNS name or an IP address literal (``reference_identity``), or None
+    for no name check (a ``verify_host`` callback did it: ``host_check``). Then the leaf is
+    held to the Web PKI's end-entity rules but for its subjectAltName, which may be absent
+    (s2n's CN fallback), and its extendedKeyUsage, which must allow serverAuth when present,
+    as s2n's ``X509_PURPOSE_SSL_SERVER`` has it (tls/s2n_x509_validator.c:771-777).
+    Returns the validated path, leaf first, ending with the trust anchor it reached, as of
+    ``now`` (None: the current time). A success is remembered for as long as the path is valid.
     """
     if not anchors:  # cryptography's Store refuses to be empty (ValueError): nothing is trusted
         raise CertificateUnknownError("no trust anchors: no chain can be trusted")
-    builder = _trusting(tuple(anchors)).time(datetime.now(UTC))
+    now = datetime.now(UTC) if now is None else now
+    key = (tuple(chain), tuple(anchors), server_name)
+    known = _VALIDATED.get(key)
+    if known is not None and known.start <= now <= known.end:
+        return list(known.path)
+    path = _validate(chain, anchors, server_name, now)
+    _remember(key, path)
+    return path
+
+
+@dataclass(frozen=True)
+class _Validated:
+    """A validated path and when it validates: inside every certificate's validity period."""
+
+    path: tuple[x509.Certificate, ...]
+    start: datetime
+    end: datetime
+
+
+# Path validation is a pure function of the chain, the anchors, the name and the time, and the time
+# enters only through validity periods: a client that sees the same chain handshake after handshake
+# (a fuzz job's peer, a benchmark, a client of one server) validates it once per period. Only
+# successes are kept, a bounded number of them, the oldest dropped first.
+_VALIDATED: dict[tuple[tuple[x509.Certificate, ...], tuple[x509.Certificate, ...], str | None], _Validated] = {}
+_MAX_VALIDATED = 64
+
+
+def _remember(key: tuple[tuple[x509.Certificate, ...], tuple[x509.Certificate, ...], str | None],
+              path: list[x509.Certificate]) -> None:  # fmt: skip
+    start = max(certificate.not_valid_before_utc for certificate in path)
+    end = min(certificate.not_valid_after_utc for certificate in path)
+    _VALIDATED[key] = _Validated(tuple(path), start, end)
+    while len(_VALIDATED) > _MAX_VALIDATED:
+        del _VALIDATED[next(iter(_VALIDATED))]
+
+
+def _validate(
+    chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], server_name: str | None, now: datetime
+) -> list[x509.Certificate]:
+    builder = _trusting(tuple(anchors)).time(now)
     try:
+        if server_name is None:
+            unnamed = builder.extension_policies(ee_policy=_ANY_NAME_SERVER, ca_policy=_CA_POLICY)
+            return unnamed.build_client_verifier().verify(chain[0], list(chain[1:])).chain
         verifier = builder.build_server_verifier(reference_identity(server_name))
         return verifier.verify(chain[0], list(chain[1:]))
     except (VerificationError, ValueError) as error:
         raise BadCertificateError(f"certificate does not verify: {error}") from None
+
+
+def _allows_server_auth(policy: Policy, certificate: x509.Certificate, usage: x509.ExtendedKeyUsage | None) -> None:
+    """An extension validator: raising refuses the leaf."""
+    if usage is not None and not _SERVER_USAGES & set(usage):
+        raise ValueError("the leaf's extendedKeyUsage does not allow serverAuth")
+
+
+_SERVER_USAGES = frozenset({ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE})
+_CA_POLICY = ExtensionPolicy.webpki_defaults_ca()
+# A client verifier checks no name; this end-entity policy gives it a server's key usage instead of a client's.
+_ANY_NAME_SERVER = (
+    ExtensionPolicy.webpki_defaults_ee()
+    .may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+    .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _allows_server_auth)
+)
 
 
 @functools.lru_cache(maxsize=32)

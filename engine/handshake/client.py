@@ -37,6 +37,7 @@ from engine.handshake.certificates import (
 )
 from engine.handshake.client_offer import TLS13
 from engine.handshake.context import HandshakeContext
+from engine.handshake.host_check import VerifyHost, check_host, default_verify_host
 from engine.handshake.server_extensions import (
     ServerExtensions,
     ServerMessage,
@@ -486,11 +487,22 @@ class ExpectCertificate(_ServerMessageState):
             )
             if len(certificates) > MAX_CHAIN_DEPTH:
                 raise BadCertificateError(f"{len(certificates)} certificates: more than {MAX_CHAIN_DEPTH}")
-            validated = verify_chain(chain, ctx.config.trust_anchors, ctx.verify_name or "")
+            verify_host = _host_check(ctx)
+            if verify_host is not None:  # s2n asks it before it builds the path (tls/s2n_x509_validator.c:645-646)
+                check_host(chain[0], verify_host)
+            name = None if verify_host is not None else ctx.verify_name or ""
+            validated = verify_chain(chain, ctx.config.trust_anchors, name)
             check_root_certificate(validated, security_policy, OPENSSL_3)
         ctx.negotiated.peer_chain = tuple(entry.cert_data for entry in message.entries)
         ctx.received(raw)
         return ExpectCertificateVerify(chain[0])
+
+
+def _host_check(ctx: HandshakeContext) -> VerifyHost | None:
+    """The config's verify_host, else s2n's default one (``Compat.s2n_host_check``); None: RFC 6125 matching."""
+    if ctx.config.verify_host is not None:
+        return ctx.config.verify_host
+    return default_verify_host(ctx.verify_name or "") if ctx.config.compat.s2n_host_check else None
 
 
 class ExpectCertificateVerify(_ServerMessageState):

@@ -93,8 +93,9 @@ def test_a_finding_survives_sigkill_right_after_it_is_reported(tmp_path: Path) -
     directory = Path(reported.split()[-1])
     document = json.loads((directory / "finding.json").read_text())
     assert document["signature"] in reported
-    for name in ("input.bin", "scenario.json", "diff.txt", "conversations.pcapng", "keylog.txt", "reproduce.sh"):
+    for name in ("input.bin", "scenario.json", "diff.txt", "conversations.pcapng", "reproduce.sh"):
         assert (directory / name).stat().st_size > 0, name
+    assert (directory / "keylog.txt").is_file()  # empty when no side got as far as a secret (a TLS 1.2 answer)
     replayed = _tlsdiff("fuzz", "server_diff", "--replay", str(directory / "input.bin"), env=env)
     assert document["signature"] in replayed.stdout
 
