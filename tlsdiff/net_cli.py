@@ -154,7 +154,9 @@ def _trace_for(session: Session, tls: TLSOptions, *, client: bool) -> Trace:
     if tls.quiet:
         return _NoTrace(session.wire)
     outgoing, _ = directions(client=client)
-    return WireTrace(session.wire, session.key_log, outgoing, _trace_printer)
+    trace = WireTrace(session.wire, session.key_log, outgoing, _trace_printer)
+    session.wire.observer = trace.update  # live: each message when it crosses the socket
+    return trace
 
 
 def _handshake(session: Session, trace: Trace, tls: TLSOptions, note: _Note) -> None:

@@ -34,6 +34,7 @@ from tlsdiff.net_session import (
     TimedOutError,
     TruncatedError,
     UsageError,
+    Wire,
     directions,
 )
 from tlsdiff.net_trace import alert_name
@@ -74,8 +75,9 @@ class EngineSession:
     implementation = "engine"
 
     def __init__(self, sock: socket.socket, connection: TLSConnection, key_log: list[bytes], timeout: float) -> None:
-        self._tls = TLSSocket(sock, connection, timeout=timeout, record_wire=True)
-        self.wire: list[tuple[str, bytes]] = self._tls.wire if self._tls.wire is not None else []
+        self._tls = TLSSocket(sock, connection, timeout=timeout)
+        self.wire = Wire()
+        self._tls.wire = self.wire  # the socket keeps every transfer there, as ``record_wire`` would
         self.key_log = key_log
         self._outgoing, _ = directions(client=connection.is_client)
         self._close_sent = False

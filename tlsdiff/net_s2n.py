@@ -42,6 +42,7 @@ from tlsdiff.net_session import (
     TimedOutError,
     TruncatedError,
     UsageError,
+    Wire,
     directions,
 )
 from tlsdiff.net_trace import alert_name
@@ -76,7 +77,7 @@ class S2NSession:
     implementation = "s2n"
 
     def __init__(self, sock: socket.socket, connection: Connection, *, client: bool, timeout: float | None) -> None:
-        self.wire: list[tuple[str, bytes]] = []
+        self.wire = Wire()
         self.key_log: list[bytes] = []
         self._sock = sock
         self._connection = connection

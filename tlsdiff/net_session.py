@@ -10,6 +10,7 @@ a peer's alert during the handshake is ``handshake refused``, a close during it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from engine.connection import ConnectionInfo
@@ -27,6 +28,7 @@ __all__ = [
     "TimedOutError",
     "TruncatedError",
     "UsageError",
+    "Wire",
     "directions",
 ]
 
@@ -36,6 +38,30 @@ CLIENT_TO_SERVER, SERVER_TO_CLIENT = "client->server", "server->client"
 def directions(*, client: bool) -> tuple[str, str]:
     """``(outgoing, incoming)`` wire directions for one side."""
     return (CLIENT_TO_SERVER, SERVER_TO_CLIENT) if client else (SERVER_TO_CLIENT, CLIENT_TO_SERVER)
+
+
+Transfer = tuple[str, bytes]  # (direction, the bytes that crossed the socket)
+
+
+def _nobody() -> None:
+    pass
+
+
+class Wire(list[Transfer]):
+    """Every transfer of one connection as it crosses the socket; ``observer`` is called after each.
+
+    The command's trace observes it, so each message is printed when it is sent or received,
+    not when the handshake is over (a stalled peer shows where it stalled).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.observer: Callable[[], None] = _nobody
+
+    def append(self, transfer: Transfer, /) -> None:
+        """Keep ``transfer``, then tell the observer."""
+        super().append(transfer)
+        self.observer()
 
 
 class UsageError(Exception):
@@ -99,7 +125,7 @@ class Session(Protocol):
     """
 
     implementation: str
-    wire: list[tuple[str, bytes]]
+    wire: Wire
     key_log: list[bytes]
 
     def handshake(self) -> None:

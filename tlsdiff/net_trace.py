@@ -221,11 +221,14 @@ def _record_lines(record: DecodedRecord) -> list[str]:
 class WireTrace:
     """Prints each record of one connection's wire once, decoded with its key log as both grow.
 
-    ``wire`` and ``key_log`` are the session's own lists, read again at every ``update()``.
-    Until ``settle()`` (the handshake is over), a grown key log means the conversation is
-    decoded again from its start, so records that arrived before their keys decrypt. After
-    it, only new bytes are decoded, and the transfers read are removed from ``wire`` so a
-    long session does not keep its whole stream.
+    ``wire`` and ``key_log`` are the session's own lists, read again at every ``update()``
+    (the command calls it after each transfer, so the trace is live). Until ``settle()`` (the
+    handshake is over), a grown key log means the conversation is decoded again from its
+    start, so records that arrived before their keys decrypt; and a protected record that
+    does not decrypt yet is held back, with all that follows it, because its key usually
+    comes with this side's next step. ``settle()`` prints what is held, decrypted or not.
+    After it, only new bytes are decoded, and the transfers read are removed from ``wire``
+    so a long session does not keep its whole stream.
     """
 
     def __init__(self, wire: list[tuple[str, bytes]], key_log: list[bytes], outgoing: str, emit: Emit) -> None:
@@ -237,27 +240,35 @@ class WireTrace:
         self._settled = False
         self._fed = 0  # transfers of ``wire`` fed to the decoder
         self._keys_seen = 0  # key log lines the decoder was built with
-        self._produced = 0  # records the decoder returned
-        self._printed = 0  # records already shown (a rebuilt decoder returns them again)
+        self._records: list[DecodedRecord] = []  # what the decoder returned (after settle(): not yet printed)
+        self._printed = 0  # of ``_records`` (a rebuilt decoder returns the same records again)
         self._data: dict[str, _DataCount] = {}  # application data records by arrow, told at the end
 
     def _show(self, records: Sequence[DecodedRecord]) -> None:
-        first = self._produced
-        self._produced += len(records)
-        for record in records[max(self._printed - first, 0) :]:
-            arrow = SENT if record.direction == self._outgoing else RECEIVED
-            if record.inner_type == ContentType.APPLICATION_DATA and record.plaintext is not None:
-                self._data.setdefault(arrow, _DataCount()).add(len(record.plaintext))
-            for line in _record_lines(record):
-                self._emit(f"  {arrow} {line}")
-        self._printed = max(self._printed, self._produced)
+        self._records += records
+        for record in self._records[self._printed :]:
+            if not self._settled and record.protected and not record.decrypted:
+                return
+            self._print(record)
+            self._printed += 1
+        if self._settled:
+            self._records.clear()
+            self._printed = 0
+
+    def _print(self, record: DecodedRecord) -> None:
+        arrow = SENT if record.direction == self._outgoing else RECEIVED
+        if record.inner_type == ContentType.APPLICATION_DATA and record.plaintext is not None:
+            self._data.setdefault(arrow, _DataCount()).add(len(record.plaintext))
+        for line in _record_lines(record):
+            self._emit(f"  {arrow} {line}")
 
     def update(self) -> None:
         """Print what crossed the wire since the last call."""
         if not self._settled and len(self._key_log) != self._keys_seen:
             self._keys_seen = len(self._key_log)
             self._decoder = ConversationDecoder(list(self._key_log))
-            self._fed = self._produced = 0
+            self._fed = 0
+            self._records = []
         records: list[DecodedRecord] = []
         for direction, data in self._wire[self._fed :]:
             records += self._decoder.feed(direction, data)
@@ -268,12 +279,15 @@ class WireTrace:
         self._show(records)
 
     def settle(self) -> None:
-        """The handshake is over: print what is pending and from now on decode only new bytes."""
+        """The handshake is over: print what is pending or held, and from now on decode only new bytes."""
         self.update()
         self._settled = True
+        self._show([])
 
     def finish(self) -> None:
         """Print what is left, including bytes that never made a whole record, and how much data went each way."""
+        if not self._settled:
+            self.settle()
         self.update()
         self._show(self._decoder.finish())
         for arrow in (SENT, RECEIVED):

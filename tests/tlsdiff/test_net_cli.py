@@ -32,6 +32,7 @@ from engine.crypto.signer import KeySigner
 from tlsdiff.certs import certificate_for, trust_anchors
 from tlsdiff.cli import main
 from tlsdiff.net_options import parse_address
+from tlsdiff.net_session import Wire
 from tlsdiff.net_trace import WireTrace, describe_message
 from tlsdiff.net_www import Request, response_for
 
@@ -251,6 +252,49 @@ def test_without_the_key_log_the_trace_says_what_it_cannot_read() -> None:
     assert lines[-1] == "  <<< 4 bytes that end before a whole record"
 
 
+def test_the_trace_is_live_and_holds_a_record_back_until_its_key_comes() -> None:
+    """The client's trace, fed as a session feeds it: each transfer when it crosses, keys when the client logs them."""
+    bundle = certificate_for("ecdsa-p256")
+    anchors = tuple(x509.load_pem_x509_certificates(bundle.ca_pem))
+    leaf = x509.load_pem_x509_certificate(bundle.chain_pem).public_bytes(Encoding.DER)
+    key_log: list[bytes] = []
+    client = TLSConnection(
+        EngineConfig(trust_anchors=anchors), client=True, server_name="localhost", key_log=key_log.append
+    )
+    served = CertifiedKey((leaf,), KeySigner(bundle.private_key))
+    server = TLSConnection(EngineConfig(certificates=(served,)), client=False)
+    lines: list[str] = []
+    wire = Wire()
+    trace = WireTrace(wire, key_log, "client->server", lines.append)
+    wire.observer = trace.update
+    client.start()
+    hello = client.data_to_send()
+    wire.append(("client->server", hello))
+    assert [line.split()[1] for line in lines] == ["CLIENT_HELLO"]  # printed before the server has answered
+    server.receive_data(hello)
+    flight = server.data_to_send()
+    wire.append(("server->client", flight))  # the encrypted part waits: the client has no key for it yet
+    assert [line.split()[1] for line in lines[1:]] == ["SERVER_HELLO", "SERVER_CHANGE_CIPHER_SPEC"]
+    client.receive_data(flight)
+    wire.append(("client->server", client.data_to_send()))
+    assert [" ".join(line.split()[:2]) for line in lines] == list(HANDSHAKE_MESSAGES)
+    trace.settle()
+    assert len(lines) == len(HANDSHAKE_MESSAGES)
+
+
+def test_settle_prints_what_is_held_even_without_its_key() -> None:
+    wire, _ = _engine_conversation()
+    lines: list[str] = []
+    seen = Wire()
+    trace = WireTrace(seen, [], "client->server", lines.append)
+    seen.observer = trace.update
+    seen.extend(wire[:1])
+    seen.append(wire[1])
+    assert [line.split()[1] for line in lines] == ["CLIENT_HELLO", "SERVER_HELLO", "SERVER_CHANGE_CIPHER_SPEC"]
+    trace.settle()  # the handshake failed here: what was held is shown as it is
+    assert re.fullmatch(r"  <<< encrypted record, \d+ bytes \(no key for it\)", lines[3])
+
+
 def test_describe_message_reads_whatever_it_is_given() -> None:
     assert describe_message(b"\x18\x00\x00\x01\x01", from_client=False) == "KEY_UPDATE 1 bytes: update_requested"
     assert describe_message(b"\x0b\x00", from_client=True).startswith("CLIENT_CERT")
@@ -299,6 +343,23 @@ def test_a_bad_flag_is_argparses_status_2(capsys: pytest.CaptureFixture[str]) ->
         main(["client", "127.0.0.1:1", "--insecure", "--no-such-flag"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == "tlsdiff: error: unrecognized arguments: --no-such-flag"
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_the_trace_shows_where_a_silent_server_stalled(implementation: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # accepts, reads, never answers
+        port = listener.getsockname()[1]
+        client = Child([*TLSDIFF, "client", f"127.0.0.1:{port}", "--insecure", "--timeout", "6", "--implementation",
+                        implementation])  # fmt: skip
+        try:
+            peer, _ = listener.accept()
+            with peer:
+                client.wait_for(r"^  >>> CLIENT_HELLO ")
+                assert client.process.poll() is None  # printed while the handshake waits, not after
+                assert client.finish() == 1
+        finally:
+            client.stop()
+    assert client.stderr[-1].startswith("tlsdiff client: timed out")
 
 
 def test_a_refused_connection_is_one_line_and_status_1(capsys: pytest.CaptureFixture[str]) -> None:
