@@ -17,7 +17,7 @@ from cryptography import x509
 
 from engine.crypto.key_exchange import KeyShare, generate_key_share
 from engine.crypto.key_schedule import KeySchedule
-from engine.crypto.suites import suite_for
+from engine.crypto.suites import TLS13_SUITES, suite_for
 from engine.errors import (
     BadCertificateError,
     CertificateUnknownError,
@@ -232,6 +232,10 @@ def _check_server_hello(hello: _Hello, server_hello: ServerHello, selected_versi
     ## "illegal_parameter" alert.
     if server_hello.cipher_suite not in hello.message.cipher_suites:
         raise IllegalParameterError("the server chose a suite not offered")
+    # A suite offered for TLS 1.2 does not fit the TLS 1.3 the server selected (RFC 8446 B.4 lists
+    # TLS 1.3's). s2n's client takes it and fails on the first protected record (S2N-6, docs/findings.md).
+    if server_hello.cipher_suite not in TLS13_SUITES:
+        raise IllegalParameterError("the server chose a TLS 1.2 cipher suite for TLS 1.3")
     return server_hello.cipher_suite
 
 

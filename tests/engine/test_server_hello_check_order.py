@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from engine.config import Compat
-from engine.errors import ProtocolVersionError, UnsupportedExtensionError
+from engine.errors import IllegalParameterError, ProtocolVersionError, UnsupportedExtensionError
 from engine.handshake.server_extensions import ServerMessage, server_hello_list
 from engine.instrument import Instrumentation
 from engine.wire.extensions import Extension, ExtensionType
@@ -101,9 +101,9 @@ class Run:
         return (ours.status, ours.last_message, ours.output) == (theirs.status, theirs.last_message, theirs.output)
 
 
-def _run(edit: Edit, *, policy: str = TLS13_ONLY, compat: Compat | None = None) -> Run:
+def _run(edit: Edit, *, policy: str = TLS13_ONLY, compat: Compat | None = None, server_policy: str = TLS13_ONLY) -> Run:
     """Lockstep an engine server whose ServerHello is ``edit``-ed against an s2n client and an engine client."""
-    server = open_engine(Setup(Role.SERVER, TLS13_ONLY, CERT, 7), instrumentation=Instrumentation(_hook(edit)))
+    server = open_engine(Setup(Role.SERVER, server_policy, CERT, 7), instrumentation=Instrumentation(_hook(edit)))
     target = Setup(Role.CLIENT, policy, CERT, 7)
     config = None if compat is None else replace(engine_config(target), compat=compat)
     engine_client = open_engine(target, config=config)
@@ -233,3 +233,24 @@ def test_the_list_is_chosen_by_supported_versions(
     extensions: tuple[Extension, ...], retried: bool, expected: ServerMessage
 ) -> None:
     assert server_hello_list(extensions, retried=retried) is expected
+
+
+TLS12_SUITE_POLICY = "CloudFront-Upstream-2025"  # TLS 1.2 and 1.3 suites, TLS_RSA_WITH_AES_128_CBC_SHA256 among them
+TLS12_SUITE = 0x003C
+ILLEGAL_PARAMETER = bytes.fromhex("1503030002022f")
+
+
+def _tls12_suite_run(compat: Compat | None = None) -> Run:
+    edit = _fields(_edited(), cipher_suite=TLS12_SUITE)
+    return _run(edit, policy=TLS12_SUITE_POLICY, server_policy=TLS12_SUITE_POLICY, compat=compat)
+
+
+def test_a_tls12_suite_with_tls13_is_refused_by_the_engine_and_taken_by_s2n() -> None:
+    # S2N-6 (docs/findings.md): s2n_set_cipher_as_client (tls/s2n_cipher_suites.c:1105-1175) takes any suite
+    # of its policy, a TLS 1.2 one with TLS 1.3 too, and fails on the first protected record, read as CBC.
+    run = _tls12_suite_run()
+    assert run.flight == 0 and run.engine.output == run.s2n.output == CLOSE_NOTIFY, run
+    assert (run.engine.error, run.engine.last_message) == (IllegalParameterError.__name__, "SERVER_HELLO"), run
+    assert (run.s2n.error, run.s2n.last_message) == ("S2N_ERR_SAFETY", "ENCRYPTED_EXTENSIONS"), run
+    rfc = _tls12_suite_run(Compat.rfc())
+    assert rfc.engine.output == ILLEGAL_PARAMETER and rfc.engine.last_message == "SERVER_HELLO", rfc
