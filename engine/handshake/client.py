@@ -17,7 +17,7 @@ from cryptography import x509
 
 from engine.crypto.key_exchange import KeyShare, generate_key_share
 from engine.crypto.key_schedule import KeySchedule
-from engine.crypto.suites import TLS13_SUITES, suite_for
+from engine.crypto.suites import TLS13_SUITES, CipherSuite
 from engine.errors import (
     BadCertificateError,
     CertificateUnknownError,
@@ -216,7 +216,7 @@ def start_client(ctx: HandshakeContext) -> State:
     return ExpectServerHello(_Hello(hello, shares, offer))
 
 
-def _check_server_hello(hello: _Hello, server_hello: ServerHello, selected_version: int | None) -> int:
+def _check_server_hello(hello: _Hello, server_hello: ServerHello, selected_version: int | None) -> CipherSuite:
     """Common checks of ServerHello and HelloRetryRequest; return the cipher suite."""
     if selected_version != TLS13:
         raise ProtocolVersionError("the server did not select TLS 1.3")
@@ -234,9 +234,10 @@ def _check_server_hello(hello: _Hello, server_hello: ServerHello, selected_versi
         raise IllegalParameterError("the server chose a suite not offered")
     # A suite offered for TLS 1.2 does not fit the TLS 1.3 the server selected (RFC 8446 B.4 lists
     # TLS 1.3's). s2n's client takes it and fails on the first protected record (S2N-6, docs/findings.md).
-    if server_hello.cipher_suite not in TLS13_SUITES:
+    suite = TLS13_SUITES.get(server_hello.cipher_suite)
+    if suite is None:
         raise IllegalParameterError("the server chose a TLS 1.2 cipher suite for TLS 1.3")
-    return server_hello.cipher_suite
+    return suite
 
 
 # RFC 8446 4.1.3: the last 8 bytes of a TLS 1.3 server's random when it negotiates TLS 1.2, or below.
@@ -347,7 +348,7 @@ class ExpectServerHello(_ServerMessageState):
         # (tls/extensions/s2n_server_key_share.c:308-332), before the session id and the suite;
         # a missing key_share only shows after them. The RFC reading keeps its order: the share last.
         found = self._server_share(read) if lenient and not retry else None
-        suite = suite_for(_check_server_hello(self._hello, message, self._selected_version(ctx, read)))
+        suite = _check_server_hello(self._hello, message, self._selected_version(ctx, read))
         if ctx.negotiated.suite is not None and ctx.negotiated.suite != suite:
             raise IllegalParameterError("ServerHello suite differs from the HelloRetryRequest's")
         ctx.negotiated.suite = suite

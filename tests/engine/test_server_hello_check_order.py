@@ -45,6 +45,9 @@ RETRY_CLIENT = "default_tls13"  # its P-256 share makes the 20250211 server ask 
 CLOSE_NOTIFY = bytes.fromhex("15030300020100")  # s2n's generic answer to a fatal error
 PROTOCOL_VERSION = bytes.fromhex("15030300020246")
 UNSUPPORTED_EXTENSION = bytes.fromhex("1503030002026e")  # the RFC reading's alert
+ILLEGAL_PARAMETER = bytes.fromhex("1503030002022f")
+TLS12_SUITE_POLICY = "CloudFront-Upstream-2025"  # TLS 1.2 and 1.3 suites, TLS_RSA_WITH_AES_128_CBC_SHA256 among them
+TLS12_SUITE = 0x003C
 _MAX_FLIGHTS = 6
 
 SV, KS, MFL = ExtensionType.SUPPORTED_VERSIONS, ExtensionType.KEY_SHARE, ExtensionType.MAX_FRAGMENT_LENGTH
@@ -233,11 +236,6 @@ def test_the_list_is_chosen_by_supported_versions(
     extensions: tuple[Extension, ...], retried: bool, expected: ServerMessage
 ) -> None:
     assert server_hello_list(extensions, retried=retried) is expected
-
-
-TLS12_SUITE_POLICY = "CloudFront-Upstream-2025"  # TLS 1.2 and 1.3 suites, TLS_RSA_WITH_AES_128_CBC_SHA256 among them
-TLS12_SUITE = 0x003C
-ILLEGAL_PARAMETER = bytes.fromhex("1503030002022f")
 
 
 def _tls12_suite_run(compat: Compat | None = None) -> Run:
