@@ -20,6 +20,7 @@ The path is then validated with no name (``certificates.verify_chain`` with
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Sequence
 
@@ -90,7 +91,8 @@ def _string_tag(attribute: x509.NameAttribute[str | bytes]) -> int:
     return tag if isinstance(tag, int) else 0
 
 
-def _san_entries(leaf: x509.Certificate) -> list[str | None]:
+@functools.lru_cache(maxsize=64)  # by DER: a client checks the same leaf handshake after handshake
+def _san_entries(leaf: x509.Certificate) -> tuple[str | None, ...]:
     """The subjectAltName entries as the callback would see them; None for an entry of another type.
 
     A missing or unparsable extension is no entry at all (``X509_get_ext_d2i`` returns NULL).
@@ -98,7 +100,7 @@ def _san_entries(leaf: x509.Certificate) -> list[str | None]:
     try:
         names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (x509.ExtensionNotFound, ValueError):
-        return []
+        return ()
     entries: list[str | None] = []
     for name in names:
         if isinstance(name, x509.DNSName | x509.UniformResourceIdentifier):
@@ -107,7 +109,7 @@ def _san_entries(leaf: x509.Certificate) -> list[str | None]:
             entries.append(rfc5952(name.value.packed))
         else:
             entries.append(None)
-    return entries
+    return tuple(entries)
 
 
 def _first_accepted(entries: Sequence[str | None], verify_host: VerifyHost) -> None:
