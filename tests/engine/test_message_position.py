@@ -381,6 +381,39 @@ def test_odd_records_mid_handshake(
     assert (steps[-1].s2n.last_message, steps[-1].s2n.status) == (where, status)
 
 
+def _in_the_hello_record(count: int) -> Change:
+    """The first ``count`` protected messages of the server's flight moved into the ServerHello's plaintext record."""
+
+    def change(connection: TLSConnection, records: list[PlaintextRecord]) -> list[PlaintextRecord]:
+        hello, ccs, *protected = records
+        moved = b"".join(record.content for record in protected[:count])
+        return [replace(hello, content=hello.content + moved), ccs, *protected[count:]]
+
+    return change
+
+
+_UNEXPECTED_MESSAGE = bytes.fromhex("150303000202" "0a")
+_CLOSE_NOTIFY = bytes.fromhex("150303000201" "00")
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+@pytest.mark.parametrize(("compat", "alert"), [("s2n", _CLOSE_NOTIFY), ("rfc", _UNEXPECTED_MESSAGE)])
+def test_protected_messages_in_the_server_hello_record(count: int, compat: str, alert: bytes) -> None:
+    """S2N-7 (docs/findings.md): s2n's client completes with EncryptedExtensions, Certificate and
+    CertificateVerify sent in the clear after the ServerHello; the engine refuses at the key change
+    (RFC 8446 section 5.1). When s2n refuses it too, this test fails: the pin and write-up go."""
+    setups = sides(Role.CLIENT)
+    setups = replace(setups, target=replace(setups.target, compat=compat))
+    with conversation(setups, rewrite=_at(0, _in_the_hello_record(count))) as run:
+        steps = run.handshake()
+    engine, s2n = steps[-1].engine, steps[-1].s2n
+    assert (engine.status, engine.last_message, engine.error) == (
+        Status.FAILED, "ENCRYPTED_EXTENSIONS", "UnexpectedMessageError"
+    )  # fmt: skip
+    assert engine.output == alert
+    assert (s2n.status, s2n.last_message) == (Status.COMPLETE, "APPLICATION_DATA")
+
+
 @pytest.mark.parametrize(
     ("role", "hrr", "eof_at", "where"),
     [
