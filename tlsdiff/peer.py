@@ -28,7 +28,13 @@ from engine.connection import TLSConnection
 from engine.instrument import Instrumentation, PlaintextRecord
 from tlsdiff.fuzz_scenario import Mutation, Stage
 from tlsdiff.harness import Endpoint, Outcome, Setup, open_engine
-from tlsdiff.mutate import PlainRecord, apply_message_mutation, apply_record_mutation, apply_wire_mutation
+from tlsdiff.mutate import (
+    PlainRecord,
+    RecordOp,
+    apply_message_mutation,
+    apply_record_mutation,
+    apply_wire_mutation,
+)
 
 __all__ = ["FLIGHT_MODULUS", "MutatingPeer", "WireMutatingPeer"]
 
@@ -37,6 +43,9 @@ _MESSAGES = 8
 _HANDSHAKE = 22
 _ALERT = 21
 _APPLICATION_DATA = 23
+# A bit of a COALESCE's value: merge across the key change before the epoch, not within it. A bit the
+# mutators set in half of all values: the key-change boundary is where S2N-1 and S2N-7 live (docs/findings.md).
+_ACROSS_EPOCHS = 0x100
 _MAX_FLIGHT = 1 << 17  # what one mutated flight may grow to (long lists, padding past the limits)
 
 
@@ -173,13 +182,33 @@ def _seal(connection: TLSConnection, records: list[PlaintextRecord]) -> bytes:
     return connection.seal_records([_sealable(record) for record in records])
 
 
+def _across_key_change(records: list[PlaintextRecord], first: int, end: int, count: int) -> list[PlaintextRecord]:
+    """The epoch ``records[first:end]``'s first ``count`` records of one content type moved, in order, into the
+    last record of that type before it: bytes sent under the keys the peer has left (a ServerHello's record
+    carrying EncryptedExtensions in the clear). RFC 8446 section 5.1 wants those refused at the key change."""
+    kind = records[first].content_type
+    into = next((i for i in range(first - 1, -1, -1) if records[i].content_type == kind), None)
+    if into is None:
+        return records
+    moved: list[int] = []
+    for index in range(first, min(end, first + count)):
+        if records[index].content_type != kind:
+            break
+        moved.append(index)
+    joined = replace(records[into], content=records[into].content + b"".join(records[i].content for i in moved))
+    return [joined if i == into else record for i, record in enumerate(records) if i not in moved]
+
+
 def _mutate_records(records: list[PlaintextRecord], mutation: Mutation) -> list[PlaintextRecord]:
-    """Record mutations within one epoch (records sharing a protection), so every output record is sealable."""
+    """Record mutations within one epoch (records sharing a protection), so every output record is sealable;
+    a ``COALESCE`` with ``_ACROSS_EPOCHS`` in its value crosses the key change before the epoch instead."""
     if not records:
         return records
     chosen = records[mutation.target % len(records)].protection
     run = [index for index, record in enumerate(records) if record.protection is chosen]
     first, last = run[0], run[-1]
+    if first and RecordOp(mutation.op % len(RecordOp)) is RecordOp.COALESCE and mutation.value & _ACROSS_EPOCHS:
+        return _across_key_change(records, first, last + 1, 1 + mutation.value % 4)
     plain = [PlainRecord(r.content_type, r.content, r.padding) for r in records[first : last + 1]]
     changed = apply_record_mutation(plain, mutation.op, mutation.target % len(plain), mutation.value, mutation.data)
     template = records[first]

@@ -12,6 +12,7 @@ from tlsdiff.fuzz_scenario import Action, Event, Mutation, Peer, Scenario, Stage
 from tlsdiff.fuzzing import replay
 from tlsdiff.harness import Role
 from tlsdiff.lockstep import run_scenario
+from tlsdiff.mutate import RecordOp
 from tlsdiff.oracle import DivergenceError, Tier, divergence_error_class
 
 pytestmark = pytest.mark.openssl_engine
@@ -65,6 +66,20 @@ def test_the_rfc_switches_show_as_an_alert_divergence() -> None:
     assert divergence.tier is Tier.ALERT
     assert divergence.engine.error == "BadRecordMacError" and divergence.s2n.error == "S2N_ERR_DECRYPT"
     assert divergence.signature.startswith("alert/server/flight1/alert/")
+
+
+@pytest.mark.parametrize(("count", "signature"), [
+    (3, "verdict/client/flight0/ENCRYPTED_EXTENSIONS/engine=UnexpectedMessageError|s2n=complete"),
+    # The Finished in the clear too: s2n reads it, then fails past it (S2N_ERR_BAD_MESSAGE).
+    (4, "verdict/client/flight0/ENCRYPTED_EXTENSIONS!=APPLICATION_DATA/engine=UnexpectedMessageError"
+        "|s2n=S2N_ERR_BAD_MESSAGE"),
+])  # fmt: skip
+def test_a_coalesce_across_the_key_change_reaches_s2n_7(count: int, signature: str) -> None:
+    # The server's flight 0 is ServerHello, CCS, then EncryptedExtensions... under the handshake key (record 2 on):
+    # a COALESCE with the across-epochs bit moves the first `count` protected records into the ServerHello's.
+    across = Mutation(Stage.RECORDS, flight=0, target=2, op=RecordOp.COALESCE, value=0x100 | (count - 1))
+    result = run_scenario(Scenario(role=Role.CLIENT, seed=3, mutations=(across,)))
+    assert result.divergence is not None and result.divergence.signature == signature
 
 
 def test_each_signature_has_its_own_stable_exception_class_raised_from_a_frame_of_its_name() -> None:
