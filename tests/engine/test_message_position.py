@@ -393,8 +393,8 @@ def _in_the_hello_record(count: int) -> Change:
     return change
 
 
-_UNEXPECTED_MESSAGE = bytes.fromhex("150303000202" "0a")
-_CLOSE_NOTIFY = bytes.fromhex("150303000201" "00")
+_UNEXPECTED_MESSAGE = bytes.fromhex("1503030002020a")
+_CLOSE_NOTIFY = bytes.fromhex("15030300020100")
 
 
 @pytest.mark.parametrize("count", [1, 2, 3])
