@@ -53,6 +53,7 @@ __all__ = [
     "mutate_message",
     "mutate_records",
     "mutate_wire",
+    "record_op",
     "sslv2_client_hello",
 ]
 
@@ -228,6 +229,11 @@ _RECORD_OPS = {
 _NEED_NO_RECORDS = frozenset({RecordOp.INSERT, RecordOp.INSERT_EMPTY})
 
 
+def record_op(op: int) -> RecordOp:
+    """The record mutation an integer ``op`` names (modulo the number of them)."""
+    return RecordOp(op % len(RecordOp))
+
+
 def apply_record_mutation(
     records: Sequence[PlainRecord], op: int, index: int, value: int, data: bytes, *, max_size: int = DEFAULT_MAX_SIZE
 ) -> list[PlainRecord]:
@@ -241,7 +247,7 @@ def apply_record_mutation(
     [PlainRecord(content_type=22, content=b'a', padding=0), PlainRecord(content_type=22, content=b'bcd', padding=0)]
     """
     original = [PlainRecord(int(record.content_type), bytes(record.content), int(record.padding)) for record in records]
-    chosen = RecordOp(op % len(RecordOp))
+    chosen = record_op(op)
     if not original and chosen not in _NEED_NO_RECORDS:
         return original
     mutated = _RECORD_OPS[chosen](original, index, value, bytes(data)[: max(max_size, 0)])

@@ -34,6 +34,7 @@ from tlsdiff.mutate import (
     apply_message_mutation,
     apply_record_mutation,
     apply_wire_mutation,
+    record_op,
 )
 
 __all__ = ["FLIGHT_MODULUS", "MutatingPeer", "WireMutatingPeer"]
@@ -190,13 +191,11 @@ def _across_key_change(records: list[PlaintextRecord], first: int, end: int, cou
     into = next((i for i in range(first - 1, -1, -1) if records[i].content_type == kind), None)
     if into is None:
         return records
-    moved: list[int] = []
-    for index in range(first, min(end, first + count)):
-        if records[index].content_type != kind:
-            break
-        moved.append(index)
-    joined = replace(records[into], content=records[into].content + b"".join(records[i].content for i in moved))
-    return [joined if i == into else record for i, record in enumerate(records) if i not in moved]
+    stop = first
+    while stop < min(end, first + count) and records[stop].content_type == kind:
+        stop += 1
+    joined = replace(records[into], content=records[into].content + b"".join(r.content for r in records[first:stop]))
+    return [*records[:into], joined, *records[into + 1 : first], *records[stop:]]
 
 
 def _mutate_records(records: list[PlaintextRecord], mutation: Mutation) -> list[PlaintextRecord]:
@@ -207,7 +206,7 @@ def _mutate_records(records: list[PlaintextRecord], mutation: Mutation) -> list[
     chosen = records[mutation.target % len(records)].protection
     run = [index for index, record in enumerate(records) if record.protection is chosen]
     first, last = run[0], run[-1]
-    if first and RecordOp(mutation.op % len(RecordOp)) is RecordOp.COALESCE and mutation.value & _ACROSS_EPOCHS:
+    if first and record_op(mutation.op) is RecordOp.COALESCE and mutation.value & _ACROSS_EPOCHS:
         return _across_key_change(records, first, last + 1, 1 + mutation.value % 4)
     plain = [PlainRecord(r.content_type, r.content, r.padding) for r in records[first : last + 1]]
     changed = apply_record_mutation(plain, mutation.op, mutation.target % len(plain), mutation.value, mutation.data)
