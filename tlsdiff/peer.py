@@ -37,7 +37,7 @@ from tlsdiff.mutate import (
     record_op,
 )
 
-__all__ = ["FLIGHT_MODULUS", "MutatingPeer", "WireMutatingPeer"]
+__all__ = ["ACROSS_EPOCHS", "FLIGHT_MODULUS", "MutatingPeer", "WireMutatingPeer"]
 
 FLIGHT_MODULUS = 16
 _MESSAGES = 8
@@ -46,7 +46,7 @@ _ALERT = 21
 _APPLICATION_DATA = 23
 # A bit of a COALESCE's value: merge across the key change before the epoch, not within it. A bit the
 # mutators set in half of all values: the key-change boundary is where S2N-1 and S2N-7 live (docs/findings.md).
-_ACROSS_EPOCHS = 0x100
+ACROSS_EPOCHS = 0x100
 _MAX_FLIGHT = 1 << 17  # what one mutated flight may grow to (long lists, padding past the limits)
 
 
@@ -200,13 +200,13 @@ def _across_key_change(records: list[PlaintextRecord], first: int, end: int, cou
 
 def _mutate_records(records: list[PlaintextRecord], mutation: Mutation) -> list[PlaintextRecord]:
     """Record mutations within one epoch (records sharing a protection), so every output record is sealable;
-    a ``COALESCE`` with ``_ACROSS_EPOCHS`` in its value crosses the key change before the epoch instead."""
+    a ``COALESCE`` with ``ACROSS_EPOCHS`` in its value crosses the key change before the epoch instead."""
     if not records:
         return records
     chosen = records[mutation.target % len(records)].protection
     run = [index for index, record in enumerate(records) if record.protection is chosen]
     first, last = run[0], run[-1]
-    if first and record_op(mutation.op) is RecordOp.COALESCE and mutation.value & _ACROSS_EPOCHS:
+    if first and record_op(mutation.op) is RecordOp.COALESCE and mutation.value & ACROSS_EPOCHS:
         return _across_key_change(records, first, last + 1, 1 + mutation.value % 4)
     plain = [PlainRecord(r.content_type, r.content, r.padding) for r in records[first : last + 1]]
     changed = apply_record_mutation(plain, mutation.op, mutation.target % len(plain), mutation.value, mutation.data)

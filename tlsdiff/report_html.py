@@ -197,7 +197,7 @@ def _status_line(group: Group) -> str:
 def _summary(group: Group, document: Mapping[str, Any]) -> str:
     directories = "<br>".join(f"<code>{_e(d)}</code>" for d in group.directories)
     recorded = [(key, f"<code>{_e(document[key])}</code>") for key in ("tier", "role", "step") if document.get(key)]
-    pinned = f"<code>{_e(group.pinned)}</code>" if group.pinned else _e(group.known)
+    pinned = f"<code>{_e(group.pinned)}</code>" if group.pinned else _e(group.cause or group.known)
     return _table([("target", f"<code>{_e(group.target)}</code>"), ("status", _status_line(group)),
                    ("known", pinned), ("inputs", _e(group.count_label)), ("first seen", _e(group.first_seen)),
                    *recorded,

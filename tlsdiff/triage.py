@@ -81,13 +81,17 @@ class Group:
     capped: bool  # a directory's more/ reached MAX_EXTRA_INPUTS: the fuzzer met more inputs than are kept
     minimized: Minimized | None = None
     pinned: str = ""  # the regression pin with this signature ("s2n-bug: corpus/regression/..."), "" if none
+    cause: str = ""  # not pinned: the known cause it looks like (tlsdiff.causes), in one line; "" if none
 
     @property
     def known(self) -> str:
-        """``pinned`` (a known s2n bug or missing feature, in the regression corpus), ``new``, or ``-`` if fixed."""
+        """``pinned`` (a known s2n bug or missing feature, in the regression corpus), ``new`` (``new, like
+        S2N-7`` when a known cause explains it), or ``-`` if fixed."""
         if self.pinned:
             return "pinned"
-        return "new" if self.status != STATUSES[2] else "-"
+        if self.status == STATUSES[2]:
+            return "-"
+        return f"new, {self.cause.split(':')[0]}" if self.cause else "new"
 
     @property
     def count(self) -> int:
@@ -163,7 +167,7 @@ def _group_json(group: Group) -> dict[str, Any]:
     return {
         "signature": group.signature, "target": group.target, "identifier": group.identifier,
         "status": group.status, "known": group.known, "pinned": group.pinned or None,
-        "count": group.count, "count_capped": group.capped,
+        "explained_by": group.cause or None, "count": group.count, "count_capped": group.capped,
         "reproducing": group.reproducing, "now_gives": dict(group.moved), "first_seen": group.first_seen,
         "directories": [str(d) for d in group.directories],
         "original_size": minimized.original_size if minimized else None,
@@ -319,10 +323,23 @@ def triage(directory: Path, out: Path | None = None, options: TriageOptions | No
         groups = _minimize_groups(groups, options, report / _MINIMIZED)
     pins = regression_pins()
     groups = [replace(group, pinned=pins.get((group.target, group.signature), "")) for group in groups]
+    groups = [replace(group, cause=_cause(group)) for group in groups]
     groups.sort(key=lambda group: STATUSES.index(group.status))  # stable: by first seen within a status
     result = TriageResult(directory, report, tuple(groups), time.monotonic() - started)
     write_report(result)
     return result
+
+
+def _cause(group: Group) -> str:
+    """What a new, reproducing group looks like (``tlsdiff.causes``), judged on its smallest input."""
+    from tlsdiff.causes import explain  # noqa: PLC0415  (runs the target: loaded only when there is one to run)
+
+    if group.pinned or group.representative is None:
+        return ""
+    minimized = group.minimized.directory if group.minimized is not None else None
+    source = minimized / "input.bin" if minimized is not None else group.representative
+    cause = explain(group.target, source.read_bytes(), group.signature)
+    return cause.describe() if cause is not None else ""
 
 
 def regression_pins(root: Path | None = None) -> dict[tuple[str, str], str]:

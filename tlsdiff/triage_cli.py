@@ -38,6 +38,8 @@ def _notes(group: Group, indent: str) -> list[str]:
              for signature, count in group.moved.most_common()]  # fmt: skip
     if group.pinned:
         notes.append(f"{indent}pinned in the regression corpus as {group.pinned}")
+    if group.cause:
+        notes.append(f"{indent}{group.cause} (docs/findings.md); pin it once read")
     if group.minimized is not None and group.minimized.error:
         notes.append(f"{indent}not minimised: {group.minimized.error}")
     return notes
