@@ -8,10 +8,13 @@ through the second half of the samples (the first half is warm-up: imports, cach
 corpus and the handshake snapshots filling up) is "flat" when the growth it predicts over
 that half stays under max(4 MiB, 3% of the mean) for RSS, under one descriptor for fds.
 
+What the run finds is kept, as in any fuzz run, under ``--findings`` (default
+``soak-findings/TARGET``), and each signature is listed with its count.
+
 libFuzzer reports its execution count only on status lines (new coverage, and at powers of
 two), so exec/s over an interval is measured between the status lines seen at its ends.
 
-    python benchmarks/bench_soak.py [--target server_diff] [--minutes 30] [--interval 60] [--json]
+    python benchmarks/bench_soak.py [--target server_diff] [--minutes 30] [--interval 60] [--findings DIR] [--json]
 """
 
 from __future__ import annotations
@@ -174,7 +177,9 @@ def _print_verdicts(report: dict[str, Any]) -> None:
               f"{fit['limit']:.1f})")  # fmt: skip
     found = sum(report["findings"].values())
     print(f"run: {report['execs']} execs in {report['seconds']} s, exit code {report['exit_code']}, "
-          f"{found} findings ({len(report['findings'])} signatures)")  # fmt: skip
+          f"{found} findings ({len(report['findings'])} signatures) in {report['findings_dir']}")  # fmt: skip
+    for signature, count in sorted(report["findings"].items(), key=lambda item: -item[1]):
+        print(f"  {count:6d}  {signature}")
 
 
 def main() -> None:
@@ -183,6 +188,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between samples")
     parser.add_argument("--corpus", help="work corpus (default: a fresh temporary one, so every soak starts alike)")
+    # A soak is a fuzz run: what it finds is kept like any run's (triage it with tlsdiff triage).
+    parser.add_argument("--findings", help="where its findings go (default: soak-findings/TARGET)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     args = parser.parse_args()
     sampler = _Sampler(args.interval, quiet=args.json)
@@ -192,9 +199,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         corpus = Path(args.corpus) if args.corpus else Path(folder) / "corpus"
         corpus.mkdir(parents=True, exist_ok=True)
+        findings = Path(args.findings or Path("soak-findings") / args.target)
         stats, code = run_fuzz(args.target, seconds=round(args.minutes * 60), corpus=corpus,
-                               findings=Path(folder) / "findings", quiet=True, observe=sampler)  # fmt: skip
-    report = _report(args.target, sampler.samples, stats, code)
+                               findings=findings, quiet=True, observe=sampler)  # fmt: skip
+    report = {**_report(args.target, sampler.samples, stats, code), "findings_dir": str(findings)}
     if args.json:
         print(json.dumps(report))
     else:
