@@ -297,3 +297,14 @@ def test_a_missing_aws_lc_build_stops_a_fuzz_run_with_one_line(tmp_path: Path) -
     log = (findings / "cross_build_diff.log").read_text().strip().splitlines()
     assert "tlsdiff build --profile aws-lc" in log[-1]
     assert not list(findings.glob("artifacts-*")) and not list(findings.glob("*/finding.json"))
+
+
+def test_a_tls12_key_exchange_after_a_stray_byte_still_draws_apart(target: CrossBuildTarget) -> None:
+    # S2N-1 on both builds: a one-byte record in place of the TLS 1.2 ServerHello; the ServerKeyExchange
+    # after it is P-256, where the builds draw apart, though reassembly cannot say so.
+    data = (_REGRESSION / "harness-tls12-key-exchange-after-s2n-1-byte.bin").read_bytes()
+    left, right = _traces(target, target.scenario(data))
+    assert left.steps[-1].outcome.protocol == "TLSv1.2" and left.steps[-1].group == "secp256r1"
+    assert left.transfers != right.transfers
+    comparison = compare_traces(left, right)
+    assert comparison.divergence is None and comparison.drawn_apart_at == "flight0"
