@@ -27,9 +27,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tlsdiff.findings import MAX_EXTRA_INPUTS, FindingStore, load_finding
+
+if TYPE_CHECKING:
+    from tlsdiff.causes import KnownCause
 
 __all__ = [
     "STATUSES",
@@ -81,7 +84,7 @@ class Group:
     capped: bool  # a directory's more/ reached MAX_EXTRA_INPUTS: the fuzzer met more inputs than are kept
     minimized: Minimized | None = None
     pinned: str = ""  # the regression pin with this signature ("s2n-bug: corpus/regression/..."), "" if none
-    cause: str = ""  # not pinned: the known cause it looks like (tlsdiff.causes), in one line; "" if none
+    explained_by: KnownCause | None = None  # not pinned: the known cause it looks like (tlsdiff.causes)
 
     @property
     def known(self) -> str:
@@ -91,7 +94,12 @@ class Group:
             return "pinned"
         if self.status == STATUSES[2]:
             return "-"
-        return f"new, {self.cause.split(':')[0]}" if self.cause else "new"
+        return f"new, like {self.explained_by.finding}" if self.explained_by is not None else "new"
+
+    @property
+    def cause(self) -> str:
+        """The known cause it looks like, in one line ("" if none)."""
+        return self.explained_by.describe() if self.explained_by is not None else ""
 
     @property
     def count(self) -> int:
@@ -323,23 +331,22 @@ def triage(directory: Path, out: Path | None = None, options: TriageOptions | No
         groups = _minimize_groups(groups, options, report / _MINIMIZED)
     pins = regression_pins()
     groups = [replace(group, pinned=pins.get((group.target, group.signature), "")) for group in groups]
-    groups = [replace(group, cause=_cause(group)) for group in groups]
+    groups = [replace(group, explained_by=_explained_by(group)) for group in groups]
     groups.sort(key=lambda group: STATUSES.index(group.status))  # stable: by first seen within a status
     result = TriageResult(directory, report, tuple(groups), time.monotonic() - started)
     write_report(result)
     return result
 
 
-def _cause(group: Group) -> str:
-    """What a new, reproducing group looks like (``tlsdiff.causes``), judged on its smallest input."""
+def _explained_by(group: Group) -> KnownCause | None:
+    """The known cause a new, reproducing group looks like (``tlsdiff.causes``), judged on its smallest input."""
     from tlsdiff.causes import explain  # noqa: PLC0415  (runs the target: loaded only when there is one to run)
 
     if group.pinned or group.representative is None:
-        return ""
+        return None
     minimized = group.minimized.directory if group.minimized is not None else None
     source = minimized / "input.bin" if minimized is not None else group.representative
-    cause = explain(group.target, source.read_bytes(), group.signature)
-    return cause.describe() if cause is not None else ""
+    return explain(group.target, source.read_bytes(), group.signature)
 
 
 def regression_pins(root: Path | None = None) -> dict[tuple[str, str], str]:

@@ -8,7 +8,6 @@ with loopback() as listener, Peer(lambda: accept(listener, server_config(tmp_pat
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from engine import Compat, EngineConfig, load_certified_key, load_trust_anchors
+from tlsdiff.atomic import write_atomic
 from tlsdiff.certs import certificate_for
 
 __all__ = [
@@ -41,15 +41,9 @@ def pem_files(directory: Path, cert_type: str = "ecdsa-p256") -> tuple[Path, Pat
     bundle = certificate_for(cert_type)
     paths = (directory / f"{cert_type}.pem", directory / f"{cert_type}.key", directory / "ca.pem")
     for path, data in zip(paths, (bundle.chain_pem, bundle.key_pem, bundle.ca_pem), strict=True):
-        _write_whole(path, data)
+        # By rename: a peer thread writing the same files never lets a reader see a truncated one.
+        write_atomic(path, data)
     return paths
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    """Write by rename: a peer thread writing the same files never lets a reader see a truncated one."""
-    temporary = path.with_name(f".{path.name}.{threading.get_ident()}")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def server_config(directory: Path, cert_type: str = "ecdsa-p256", **options: Any) -> EngineConfig:
