@@ -17,6 +17,7 @@ A worker that cannot start (its build is missing, or it exits before its hello) 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -174,8 +175,11 @@ class _Worker:
         if kill:
             process.kill()
         for stream in (process.stdin, process.stdout):
+            # A flush that failed on a broken pipe leaves its bytes buffered and close flushes
+            # them again: that second BrokenPipeError tells only what the caller already knows.
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(BrokenPipeError):
+                    stream.close()
         try:
             returncode: int | None = process.wait(_REAP_TIMEOUT)
         except subprocess.TimeoutExpired:

@@ -41,10 +41,15 @@ from tlsdiff.cross_protocol import read_frame, write_frame
 
 mode, victim, marker = sys.argv[1:4]
 profile = os.environ["TLSDIFF_S2N_PROFILE"]
-if profile != victim or (mode == "once" and os.path.exists(marker)):
+if profile != victim or (mode in ("once", "deaf") and os.path.exists(marker)):
     sys.argv = sys.argv[:1]
     runpy.run_module("tlsdiff.cross_worker", run_name="__main__")
 write_frame(sys.stdout.buffer, json.dumps({"profile": profile, "libcrypto": "fake"}).encode())
+if mode == "deaf":  # alive, but its stdin closed: the next write to it fails with EPIPE
+    open(marker, "w").close()
+    os.close(0)
+    time.sleep(2)
+    sys.exit(0)
 while read_frame(sys.stdin.buffer) is not None:
     open(marker, "w").close()
     if mode == "hang":
@@ -222,6 +227,16 @@ def test_a_worker_that_dies_once_is_restarted_and_the_input_retried(tmp_path: Pa
     finally:
         pool.close()
     assert (tmp_path / "seen").exists()  # the first worker did get the input, and died on it
+
+
+def test_a_worker_whose_pipe_broke_before_the_input_is_restarted_without_a_finding(tmp_path: Path) -> None:
+    """The race a SIGKILL between inputs can lose: the worker looks alive, but its stdin is gone."""
+    pool = _fake_pool(tmp_path, "deaf", "aws-lc")
+    try:
+        assert CrossBuildTarget(pool).check(_X25519.encode()) is None
+    finally:
+        pool.close()
+    assert (tmp_path / "seen").exists()  # the deaf worker did run first
 
 
 def test_a_worker_killed_between_inputs_is_restarted_without_a_finding(target: CrossBuildTarget) -> None:
