@@ -31,9 +31,9 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from engine.policies import TLS13_POLICY_NAMES
-from engine.wire.reader import Reader
 from tlsdiff.certs import CERT_TYPES, TRUST_CHOICES
 from tlsdiff.harness import COMPAT_MODES, Role
+from tlsdiff.total_reader import TotalReader
 
 __all__ = ["Action", "Event", "Mutation", "Peer", "Scenario", "ScenarioError", "Stage"]
 
@@ -123,13 +123,13 @@ class Scenario:
         flags = header[0]
         mutations: list[Mutation] = []
         events: list[Event] = []
-        items = _Cursor(data[_HEADER_SIZE:])
+        items = TotalReader(data[_HEADER_SIZE:])
         while not items.done:
-            tag = items.u8()
+            tag = items.uint(1)
             if tag % 2 == 0:
                 mutations.append(_read_mutation(tag, items))
             else:
-                events.append(Event(Action((tag >> 1) % len(Action)), items.u16(), items.u8()))
+                events.append(Event(Action((tag >> 1) % len(Action)), items.uint(2), items.uint(1)))
         return cls(
             role=Role.CLIENT if flags & _FLAG_CLIENT else Role.SERVER,
             policy=TLS13_POLICY_NAMES[header[1] % len(TLS13_POLICY_NAMES)],
@@ -237,34 +237,11 @@ class Scenario:
         return json.dumps(self.to_json(), indent=2)
 
 
-class _Cursor:
-    """Reads fixed-size numbers from the item stream; past the end every read is zero."""
-
-    def __init__(self, data: bytes) -> None:
-        self._reader = Reader(data)
-
-    @property
-    def done(self) -> bool:
-        return self._reader.remaining == 0
-
-    def _take(self, size: int) -> bytes:
-        return bytes(self._reader.bytes(min(size, self._reader.remaining))).ljust(size, b"\x00")
-
-    def u8(self) -> int:
-        return self._take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self._take(2), "big")
-
-    def data(self, size: int) -> bytes:
-        return bytes(self._reader.bytes(min(size, self._reader.remaining)))
-
-
-def _read_mutation(tag: int, items: _Cursor) -> Mutation:
+def _read_mutation(tag: int, items: TotalReader) -> Mutation:
     stage = Stage((tag >> 1) % len(Stage))
-    flight, target, op = items.u8(), items.u8(), items.u8()
-    node, value = items.u16(), items.u16()
-    return Mutation(stage, flight, target, op, node, value, items.data(items.u8()))
+    flight, target, op = items.uint(1), items.uint(1), items.uint(1)
+    node, value = items.uint(2), items.uint(2)
+    return Mutation(stage, flight, target, op, node, value, items.data(items.uint(1)))
 
 
 def _mutation_from_json(item: dict[str, Any]) -> Mutation:

@@ -21,9 +21,9 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.wire.reader import Reader
 from tlsdiff.mutate import PlainRecord, WireOp
 from tlsdiff.scenario_mutator import ByteMutate, byte_mutate, mutate_or_bytes
+from tlsdiff.total_reader import TotalReader
 
 __all__ = ["CHUNKS", "SUITE_POLICIES", "RecordInput", "RecordInputMutator", "WireEdit", "seed_inputs"]
 
@@ -69,11 +69,11 @@ class RecordInput:
     def decode(cls, data: bytes) -> RecordInput:
         """The input any byte string stands for."""
         flags = data[0] if data else 0
-        reader = Reader(data[1:])
+        reader = TotalReader(data[1:])
         records: list[PlainRecord] = []
         edits: list[WireEdit] = []
-        while reader.remaining:
-            if _number(reader, 1) % 2 == 0:
+        while not reader.done:
+            if reader.uint(1) % 2 == 0:
                 records.append(_read_record(reader))
             else:
                 edits.append(_read_edit(reader))
@@ -110,23 +110,15 @@ class RecordInput:
         }  # fmt: skip
 
 
-def _taken(reader: Reader, size: int) -> bytes:
-    return bytes(reader.bytes(min(size, reader.remaining)))
-
-
-def _number(reader: Reader, size: int) -> int:
-    return int.from_bytes(_taken(reader, size).ljust(size, b"\x00"), "big")
-
-
-def _read_record(reader: Reader) -> PlainRecord:
-    content_type, padding = _number(reader, 1), _number(reader, 2)
-    content = _taken(reader, _number(reader, 2))[:_MAX_INNER]
+def _read_record(reader: TotalReader) -> PlainRecord:
+    content_type, padding = reader.uint(1), reader.uint(2)
+    content = reader.data(reader.uint(2))[:_MAX_INNER]
     return PlainRecord(content_type, content, min(padding, _MAX_INNER - len(content)))
 
 
-def _read_edit(reader: Reader) -> WireEdit:
-    op, index, value = _number(reader, 1), _number(reader, 1), _number(reader, 2)
-    return WireEdit(op, index, value, _taken(reader, _number(reader, 1)))
+def _read_edit(reader: TotalReader) -> WireEdit:
+    op, index, value = reader.uint(1), reader.uint(1), reader.uint(2)
+    return WireEdit(op, index, value, reader.data(reader.uint(1)))
 
 
 # Contents worth starting from: KeyUpdate (not requested, requested, bad value), alerts (close_notify,
