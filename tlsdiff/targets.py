@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -217,28 +217,31 @@ def _targets() -> dict[str, Target]:
     return {target.name: target for target in targets}
 
 
-class _LazyTargets(dict[str, Target]):
-    """Targets are built on first use (the s2n ones need the bridge)."""
+class _LazyTargets(MutableMapping[str, Target]):
+    """Targets are built on first use (the s2n ones need the bridge), whichever way they are asked for."""
 
-    def _fill(self) -> None:
-        if not super().__len__():
-            self.update(_targets())
+    def __init__(self) -> None:
+        self._built: dict[str, Target] | None = None
+
+    def _all(self) -> dict[str, Target]:
+        if self._built is None:
+            self._built = _targets()
+        return self._built
 
     def __getitem__(self, name: str) -> Target:
-        self._fill()
-        return super().__getitem__(name)
+        return self._all()[name]
 
-    def __contains__(self, name: object) -> bool:
-        self._fill()
-        return super().__contains__(name)
+    def __setitem__(self, name: str, target: Target) -> None:
+        self._all()[name] = target
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        self._fill()
-        return super().__iter__()
+    def __delitem__(self, name: str) -> None:
+        del self._all()[name]
 
-    def keys(self):  # type: ignore[no-untyped-def]
-        self._fill()
-        return super().keys()
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
-TARGETS: dict[str, Target] = _LazyTargets()
+TARGETS: MutableMapping[str, Target] = _LazyTargets()
