@@ -13,6 +13,8 @@ message-level target, the cheap one.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 
@@ -22,11 +24,11 @@ from engine.record.protection import RecordProtection
 from tlsdiff.decode import KeyLog
 from tlsdiff.findings import Finding
 from tlsdiff.fuzz_scenario import Scenario
-from tlsdiff.harness import Endpoint, Outcome, Role, endpoint_info, restore_s2n
+from tlsdiff.harness import Endpoint, Outcome, Role, endpoint_info, open_endpoint, restore_s2n
 from tlsdiff.locate import locate
 from tlsdiff.lockstep import Established, RunResult, deliver, established
 from tlsdiff.mutate import PlainRecord, apply_wire_mutation
-from tlsdiff.oracle import Divergence, compare
+from tlsdiff.oracle import Divergence, Tier, compare
 from tlsdiff.record_input import RecordInput, RecordInputMutator
 
 __all__ = ["RecordLayerTarget", "RecordRun", "run_records", "sealed_stream"]
@@ -133,18 +135,48 @@ class RecordRun:
 
 
 def run_records(value: RecordInput) -> RecordRun:
-    """Deliver the input's stream to both established servers and compare their answers."""
-    start = _start(value.policy)
+    """Deliver the input's stream to both established servers and compare their answers.
+
+    The s2n server is restored from its serialization for every input. A divergence is then
+    confirmed on an s2n server that made the handshake itself (``_live_s2n``): where that one
+    agrees with the engine, or parts otherwise, the restored s2n did not do what s2n does, and
+    the divergence is of the ``snapshot`` tier (as ``lockstep.run_scenario`` tells it).
+    """
+    handshake = _start(value.policy).handshake
     wire = sealed_stream(value)
-    handshake = start.handshake
+    with restore_s2n(handshake.s2n) as s2n:
+        run = _run_against(value, handshake, wire, s2n)
+    if run.divergence is None:
+        return run
+    with _live_s2n(handshake) as s2n:
+        live = _run_against(value, handshake, wire, s2n)
+    if live.divergence is None or live.divergence.signature != run.divergence.signature:
+        run.divergence = replace(run.divergence, tier=Tier.SNAPSHOT)
+    return run
+
+
+def _run_against(value: RecordInput, handshake: Established, wire: bytes, s2n: Endpoint) -> RecordRun:
+    """The stream to a fresh copy of the engine server and to ``s2n``; both answers compared."""
     transfers = {name: [*handshake.transfers[name], (_TO_SERVER, wire)] for name in ("engine", "s2n")}
     run = RecordRun(value, handshake, transfers, [])
     engine: Endpoint = handshake.engine.thaw()
-    with restore_s2n(handshake.s2n) as s2n:
-        first = (deliver(engine, wire, value.chunk, eof=value.eof), deliver(s2n, wire, value.chunk, eof=value.eof))
-        if run.step("records", *first) is None and value.answer and not first[0].ended:
-            run.step("answer", engine.send(_ANSWER_DATA), s2n.send(_ANSWER_DATA))
+    first = (deliver(engine, wire, value.chunk, eof=value.eof), deliver(s2n, wire, value.chunk, eof=value.eof))
+    if run.step("records", *first) is None and value.answer and not first[0].ended:
+        run.step("answer", engine.send(_ANSWER_DATA), s2n.send(_ANSWER_DATA))
     return run
+
+
+@contextmanager
+def _live_s2n(handshake: Established) -> Iterator[Endpoint]:
+    """An s2n server that made the handshake itself: the peer's flights replayed into a fresh one,
+    seeded alike, which must write what the s2n of the handshake wrote."""
+    with open_endpoint(handshake.s2n.setup, "s2n") as s2n:
+        written = b"".join(s2n.deliver(data).output for direction, data in handshake.transfers["s2n"]
+                           if direction == _TO_SERVER)  # fmt: skip
+        recorded = b"".join(data for direction, data in handshake.transfers["s2n"] if direction == _TO_CLIENT)
+        if written != recorded:
+            raise HandshakeRefusedError("a replayed handshake into a fresh s2n server wrote other bytes")
+        yield s2n
 
 
 class RecordLayerTarget:

@@ -7,6 +7,9 @@ Each lockstep case runs the input against the established engine server and s2n 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 
@@ -16,9 +19,9 @@ from engine.errors import DecodeError, RecordOverflowError
 from engine.record.protection import MAX_INNER_PLAINTEXT, MAX_PLAINTEXT, RecordProtection
 from engine.wire.handshake import HandshakeBuffer
 from tlsdiff.fuzz_scenario import Scenario
-from tlsdiff.harness import Outcome, Role, Status, restore_s2n
+from tlsdiff.harness import Endpoint, Outcome, Role, S2NSnapshot, Status, restore_s2n
 from tlsdiff.lockstep import RunResult, established
-from tlsdiff.mutate import PlainRecord
+from tlsdiff.mutate import PlainRecord, WireOp
 from tlsdiff.record_input import CHUNKS, RecordInput, RecordInputMutator, WireEdit, seed_inputs
 from tlsdiff.target_record import RecordLayerTarget, RecordRun, run_records, sealed_stream
 
@@ -157,3 +160,36 @@ def _outcomes(run: RecordRun) -> tuple[Outcome, Outcome]:
 def _last_outcomes(run: RecordRun) -> tuple[str, str]:
     engine, s2n = _outcomes(run)
     return engine.error, s2n.error
+
+
+# ---- a divergence is confirmed on an s2n server that made the handshake itself ----
+
+
+class _Forgetful:
+    """A restored s2n server that drops what it would write: what a deserialization bug could do."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._endpoint = endpoint
+
+    def deliver_pieces(self, pieces: Sequence[bytes], *, eof: bool = False) -> Outcome:
+        return replace(self._endpoint.deliver_pieces(pieces, eof=eof), output=b"")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._endpoint, name)
+
+
+def test_a_divergence_only_the_restored_s2n_shows_is_of_the_snapshot_tier(monkeypatch: pytest.MonkeyPatch) -> None:
+    @contextmanager
+    def forgetful(snapshot: S2NSnapshot) -> Iterator[object]:
+        with restore_s2n(snapshot) as endpoint:
+            yield _Forgetful(endpoint)
+
+    monkeypatch.setattr("tlsdiff.target_record.restore_s2n", forgetful)
+    # A record that fails to decrypt: both servers close; the forgetful one writes nothing, the live one
+    # writes what the engine writes.
+    value = RecordInput(records=(_HELLO,), edits=(WireEdit(op=WireOp.FLIP_BIT, index=0, value=60),))
+    run = run_records(value)
+    assert run.divergence is not None
+    assert run.divergence.signature.startswith("snapshot/server/records/")
+    monkeypatch.undo()
+    assert run_records(value).divergence is None  # the real restored server agrees
