@@ -229,8 +229,10 @@ class TLSConnection:
         try:
             if isinstance(self._state, AwaitingStart):
                 raise UnexpectedMessageError("a client received data before start()")
-            self.ctx.records.feed(data)
-            for content_type, content in self.ctx.records.records():
+            records = self.ctx.records
+            if not records.feed(data):  # a piece of a record (a peer trickling bytes): nothing to read yet
+                return events
+            for content_type, content in records.records():
                 events += self._handle_record(content_type, content)
                 if self._peer_closed or self._error is not None:
                     break

@@ -20,12 +20,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cache
 from typing import Protocol
 
-from cryptography import x509
-
-from engine.config import CertifiedKey, Compat, EngineConfig, MessageLayout
+from engine.config import EngineConfig, MessageLayout
 from engine.connection import (
     AlertReceived,
     ConnectionClosed,
@@ -34,14 +31,21 @@ from engine.connection import (
     Event,
     TLSConnection,
 )
-from engine.crypto.signer import KeySigner
 from engine.errors import TLSError, UnexpectedEOFError
 from engine.randomness import SeededRandomSource, StreamLabel
-from s2n_bridge import Config, Connection, Mode, S2NAlertError, S2NClosedError, S2NError, ServerCertificate
+from s2n_bridge import Connection, Mode, S2NAlertError, S2NClosedError, S2NError
 from s2n_bridge.pool import RestorePool
-from tlsdiff.certs import CertSpec, trust_anchors
+from tlsdiff.certs import CertSpec
 from tlsdiff.decode import split_wire_records
 from tlsdiff.errors_table import meaning_of
+from tlsdiff.harness_configs import (
+    COMPAT_MODES,
+    CachedConfig,
+    cached_s2n_config,
+    engine_config,
+    s2n_config,
+    s2n_config_key,
+)
 
 __all__ = [
     "COMPAT_MODES",
@@ -61,8 +65,6 @@ __all__ = [
     "snapshot_s2n",
     "split_records",
 ]
-
-COMPAT_MODES = {"s2n": Compat.s2n(), "rfc": Compat.rfc()}
 
 
 class Role(StrEnum):
@@ -176,50 +178,6 @@ class Endpoint(Protocol):
 # ---- s2n ----
 
 
-class _KeyLogRouter:
-    """A cached s2n config logs to whichever connection of it is current."""
-
-    def __init__(self) -> None:
-        self.sink: list[bytes] | None = None
-
-    def __call__(self, line: bytes) -> None:
-        if self.sink is not None:
-            self.sink.append(line)
-
-
-@dataclass
-class _CachedConfig:
-    config: Config
-    router: _KeyLogRouter
-
-
-@cache
-def _s2n_config(setup: Setup) -> _CachedConfig:
-    router = _KeyLogRouter()
-    if setup.is_client:
-        trust_pem = b"".join(trust_anchors(setup.trust, setup.cert_type)) or None
-        config = Config(
-            setup.policy, trust_pem=trust_pem, verify=setup.verify, verify_host=setup.verify_host, alpn=setup.alpn,
-            key_log=router, system_trust=False, serializable=True,
-        )  # fmt: skip
-        return _CachedConfig(config, router)
-    served = [
-        ServerCertificate(certificate.bundle().chain_pem, signer=_signer(certificate))
-        for certificate in setup.certificates
-    ]
-    # Serializable: lockstep snapshots established connections (it changes nothing else but
-    # renegotiation and kTLS, which the harness never uses: tls/s2n_config.c:1230, tls/s2n_ktls.c:153).
-    config = Config(
-        setup.policy, certificates=served, alpn=setup.alpn, key_log=router, system_trust=False, serializable=True
-    )
-    return _CachedConfig(config, router)
-
-
-def _s2n_key(setup: Setup) -> Setup:
-    # s2n has one behaviour: the engine's switches and layout do not give it another config.
-    return replace(setup, compat="s2n", layout=MessageLayout(), seed=0)
-
-
 @dataclass(frozen=True)
 class S2NSnapshot:
     """An established s2n endpoint as s2n serializes it (tls/s2n_connection_serialize.c: versions,
@@ -240,7 +198,7 @@ class _S2NEndpoint:
     implementation = "s2n"
 
     def __init__(
-        self, connection: Connection, cached: _CachedConfig, key_log: list[bytes], restored: S2NSnapshot | None = None
+        self, connection: Connection, cached: CachedConfig, key_log: list[bytes], restored: S2NSnapshot | None = None
     ) -> None:
         self._connection = connection
         self._cached = cached
@@ -273,13 +231,16 @@ class _S2NEndpoint:
         try:
             return action()
         except S2NAlertError as error:
+            _forget_traceback(error)
             return self._end(Status.PEER_ALERT, error.name, peer_alert=error.alert)
         except S2NClosedError as error:
+            _forget_traceback(error)
             # S2N_ERR_CLOSED stands for both: a close_notify (the alert s2n holds is 0) or the end of the stream.
             if error.alert is None:
                 return self._end(Status.PEER_EOF, error.name)
             return self._end(Status.PEER_CLOSED, error.name, answer_close=True)
         except S2NError as error:
+            _forget_traceback(error)
             return self._end(Status.FAILED, error.name, alert=True)
         finally:
             self._cached.router.sink = None
@@ -378,36 +339,20 @@ class _S2NEndpoint:
 # ---- engine ----
 
 
-@cache
-def _certified_key(spec: CertSpec) -> CertifiedKey:
-    from cryptography.hazmat.primitives.serialization import Encoding  # noqa: PLC0415
+def _forget_traceback(error: BaseException) -> None:
+    """Drop the traceback of an error handled here (its outcome says what it was).
 
-    bundle = spec.bundle()
-    leaf = x509.load_pem_x509_certificate(bundle.chain_pem).public_bytes(Encoding.DER)
-    return CertifiedKey((leaf,), _signer(spec))
-
-
-@cache
-def _signer(spec: CertSpec) -> KeySigner:
-    # One signer per key for both implementations: in lockstep they sign the same digest
-    # with the same seeded salt, so the second signature of a pair comes from the memo.
-    return KeySigner(spec.bundle().private_key)
-
-
-def engine_config(setup: Setup) -> EngineConfig:
-    """The engine configuration for ``setup``, built once and shared by every connection of it."""
-    # The seed belongs to connections, not configs: without it a fuzzer's new seed is a cache hit.
-    return _engine_config(replace(setup, seed=0))
-
-
-@cache
-def _engine_config(setup: Setup) -> EngineConfig:
-    alpn = tuple(name.encode() for name in setup.alpn)
-    common = EngineConfig(setup.policy, compat=COMPAT_MODES[setup.compat], layout=setup.layout, alpn=alpn)
-    if setup.is_client:
-        anchors = tuple(x509.load_pem_x509_certificate(pem) for pem in trust_anchors(setup.trust, setup.cert_type))
-        return replace(common, trust_anchors=anchors, verify=setup.verify, verify_host=setup.verify_host)
-    return replace(common, certificates=tuple(_certified_key(certificate) for certificate in setup.certificates))
+    The engine keeps its error as the connection's sticky state, and the traceback's frames
+    refer back to the connection: a cycle that holds the whole connection until the garbage
+    collector runs. Most fuzz inputs end in an error, so without this every one of them left
+    a connection graph for the collector.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:  # and of what it was raised from or during
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
 
 
 class EngineEndpoint:
@@ -446,9 +391,11 @@ class EngineEndpoint:
         try:
             return self._verb(verb, data, request_peer)
         except UnexpectedEOFError as error:
+            _forget_traceback(error)
             self._ended = self._outcome(Status.PEER_EOF, error=type(error).__name__, data=bytes(self._received))
             return self._ended
         except TLSError as error:
+            _forget_traceback(error)
             received = self._received + b"".join(
                 event.data for event in error.events_before if isinstance(event, DataReceived)
             )
@@ -473,7 +420,8 @@ class EngineEndpoint:
         receive = self.connection.receive_data
         for piece in pieces:
             # The engine reads receive_data(b"") as the end of the stream; here only ``eof`` means that.
-            ended = self._take_events(receive(piece)) if piece else None
+            events = receive(piece) if piece else None
+            ended = self._take_events(events) if events else None  # (most pieces of a trickle: no events)
             if ended is not None:
                 return ended
         ended = self._take_events(receive(b"")) if eof else None
@@ -557,16 +505,11 @@ def open_endpoint(setup: Setup, implementation: str) -> Iterator[Endpoint]:
         return
     if implementation != "s2n":
         raise ValueError(f"unknown implementation {implementation!r} (engine or s2n)")
-    cached = _s2n_config(_s2n_key(setup))
+    cached = cached_s2n_config(s2n_config_key(setup))
     mode = Mode.CLIENT if setup.is_client else Mode.SERVER
     name = setup.server_name if setup.is_client else None
     with Connection(cached.config, mode, seed=setup.seed, server_name=name) as connection:
         yield _S2NEndpoint(connection, cached, [])
-
-
-def s2n_config(setup: Setup) -> Config:
-    """The s2n config of the harness's s2n endpoints of ``setup`` (built once), e.g. for one on a socket."""
-    return _s2n_config(_s2n_key(setup)).config
 
 
 def endpoint_info(endpoint: Endpoint) -> ConnectionInfo:
@@ -592,7 +535,7 @@ _POOL = RestorePool()  # one restore per fuzz input: connections are wiped and r
 def restore_s2n(snapshot: S2NSnapshot) -> Iterator[Endpoint]:
     """A fresh s2n endpoint in the state ``snapshot`` was taken in; its connection is wiped when the block ends."""
     setup = snapshot.setup
-    cached = _s2n_config(_s2n_key(setup))
+    cached = cached_s2n_config(s2n_config_key(setup))
     mode = Mode.CLIENT if setup.is_client else Mode.SERVER
     with _POOL.restored(cached.config, mode, snapshot.blob, seed=setup.seed) as connection:
         yield (endpoint := _S2NEndpoint(connection, cached, list(snapshot.key_log), restored=snapshot))

@@ -95,22 +95,27 @@ class Deframer:
         """Bytes received that do not yet form a whole record."""
         return len(self._buffer) + len(self._data) - self._offset
 
-    def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Add bytes from the peer (a mutable buffer is copied: it may change once this returns)."""
+    def feed(self, data: bytes | bytearray | memoryview) -> bool:
+        """Add bytes from the peer (a mutable buffer is copied: it may change once this returns).
+
+        False when they only extend a record known to be incomplete still: ``next_record``
+        would give None (the path of a peer that trickles bytes, which needs no more work).
+        """
         data = bytes(data)  # a private immutable copy, unless it already is one: views of it stay valid
         if len(data) < self._missing:  # the record at the buffer's head stays incomplete
             self._buffer += data
             self._missing -= len(data)
-            return
+            return False
         self._missing = 0
         if not self.pending:
             self._data, self._offset = data, 0
-            return
+            return True
         self._buffer += memoryview(self._data)[self._offset :]
         # Only the record waiting in the buffer is completed there; the records after it are read in place.
         cut = self._bytes_for_buffer(data)
         self._buffer += memoryview(data)[:cut]
         self._data, self._offset = data, cut
+        return True
 
     def _bytes_for_buffer(self, data: bytes) -> int:
         """How many of ``data``'s bytes complete the buffered record (all, if the buffer holds more than one)."""

@@ -135,10 +135,11 @@ class RecordLayer:
 
     # ---- reading ----
 
-    def feed(self, data: bytes) -> None:
-        """Bytes from the peer."""
+    def feed(self, data: bytes) -> bool:
+        """Bytes from the peer; False when they only extend a record still incomplete (``records``
+        would yield nothing)."""
         self.wire_bytes_in += len(data)
-        self._deframer.feed(data)
+        return self._deframer.feed(data)
 
     @property
     def pending(self) -> int:

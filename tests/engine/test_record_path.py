@@ -89,6 +89,20 @@ def test_a_byte_at_a_time() -> None:
     assert found == _records(_fed(Deframer(), _STREAM))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_feed_that_says_nothing_to_read_is_right(seed: int) -> None:
+    # feed's False is the connection's short cut past next_record: it must never hide a whole record.
+    chooser = random.Random(seed)
+    cuts = chooser.sample(range(1, len(_STREAM)), 300)
+    deframer, quiet = Deframer(), 0
+    for piece in _split(_STREAM, cuts):
+        if not deframer.feed(piece):
+            quiet += 1
+            assert deframer.next_record() is None
+        _records(deframer)
+    assert quiet > 100  # most pieces of a trickle take the short cut
+
+
 def test_reading_stopped_half_way_goes_on_in_order_after_more_bytes_and_a_copy() -> None:
     deframer = Deframer()
     deframer.feed(_STREAM[:1000])
