@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from engine.wire.record import ContentType
 from tlsdiff.decode import DecodedRecord, decode_conversation
 from tlsdiff.fuzz_scenario import Mutation, Scenario, Stage
 from tlsdiff.lockstep import target_direction
@@ -76,7 +77,6 @@ def _agree_without_crossing_coalesce(target: LockstepTarget, scenario: Scenario)
 # No handshake message s2n writes in the lanes' TLS 1.3 is shorter than 5 bytes (EndOfEarlyData, 4,
 # needs early data), and its ChangeCipherSpec holds 01: such a record, of bytes the peer sent, is theirs.
 _MAX_REFLECTED = 4
-_HANDSHAKE, _CHANGE_CIPHER_SPEC = 22, 20
 
 
 def _reflected(record: DecodedRecord, peer_sent: bytes) -> bool:
@@ -84,9 +84,9 @@ def _reflected(record: DecodedRecord, peer_sent: bytes) -> bool:
     content = record.plaintext
     if not record.complete or not content or content not in peer_sent:
         return False
-    if record.inner_type == _HANDSHAKE:
+    if record.inner_type == ContentType.HANDSHAKE:
         return len(content) <= _MAX_REFLECTED
-    return record.inner_type == _CHANGE_CIPHER_SPEC and content != b"\x01"
+    return record.inner_type == ContentType.CHANGE_CIPHER_SPEC and content != b"\x01"
 
 
 def _s2n_writes_peer_bytes_back(target: LockstepTarget, scenario: Scenario) -> bool:
