@@ -44,7 +44,6 @@ from tlsdiff.harness_configs import (
     cached_s2n_config,
     engine_config,
     s2n_config,
-    s2n_config_key,
 )
 
 __all__ = [
@@ -230,20 +229,21 @@ class _S2NEndpoint:
         self._received = bytearray()
         try:
             return action()
-        except S2NAlertError as error:
+        except S2NError as error:
             _forget_traceback(error)
+            return self._ended_by(error)
+        finally:
+            self._cached.router.sink = None
+
+    def _ended_by(self, error: S2NError) -> Outcome:
+        if isinstance(error, S2NAlertError):
             return self._end(Status.PEER_ALERT, error.name, peer_alert=error.alert)
-        except S2NClosedError as error:
-            _forget_traceback(error)
+        if isinstance(error, S2NClosedError):
             # S2N_ERR_CLOSED stands for both: a close_notify (the alert s2n holds is 0) or the end of the stream.
             if error.alert is None:
                 return self._end(Status.PEER_EOF, error.name)
             return self._end(Status.PEER_CLOSED, error.name, answer_close=True)
-        except S2NError as error:
-            _forget_traceback(error)
-            return self._end(Status.FAILED, error.name, alert=True)
-        finally:
-            self._cached.router.sink = None
+        return self._end(Status.FAILED, error.name, alert=True)
 
     def _advance(self) -> Outcome:
         """Negotiate until blocked; once complete, read what arrived (post-handshake messages, data, close)."""
@@ -390,12 +390,11 @@ class EngineEndpoint:
         self._received = bytearray()  # the data of this step, kept when a later piece fails
         try:
             return self._verb(verb, data, request_peer)
-        except UnexpectedEOFError as error:
-            _forget_traceback(error)
-            self._ended = self._outcome(Status.PEER_EOF, error=type(error).__name__, data=bytes(self._received))
-            return self._ended
         except TLSError as error:
             _forget_traceback(error)
+            if isinstance(error, UnexpectedEOFError):
+                self._ended = self._outcome(Status.PEER_EOF, error=type(error).__name__, data=bytes(self._received))
+                return self._ended
             received = self._received + b"".join(
                 event.data for event in error.events_before if isinstance(event, DataReceived)
             )
@@ -505,7 +504,7 @@ def open_endpoint(setup: Setup, implementation: str) -> Iterator[Endpoint]:
         return
     if implementation != "s2n":
         raise ValueError(f"unknown implementation {implementation!r} (engine or s2n)")
-    cached = cached_s2n_config(s2n_config_key(setup))
+    cached = cached_s2n_config(setup)
     mode = Mode.CLIENT if setup.is_client else Mode.SERVER
     name = setup.server_name if setup.is_client else None
     with Connection(cached.config, mode, seed=setup.seed, server_name=name) as connection:
@@ -535,7 +534,7 @@ _POOL = RestorePool()  # one restore per fuzz input: connections are wiped and r
 def restore_s2n(snapshot: S2NSnapshot) -> Iterator[Endpoint]:
     """A fresh s2n endpoint in the state ``snapshot`` was taken in; its connection is wiped when the block ends."""
     setup = snapshot.setup
-    cached = cached_s2n_config(s2n_config_key(setup))
+    cached = cached_s2n_config(setup)
     mode = Mode.CLIENT if setup.is_client else Mode.SERVER
     with _POOL.restored(cached.config, mode, snapshot.blob, seed=setup.seed) as connection:
         yield (endpoint := _S2NEndpoint(connection, cached, list(snapshot.key_log), restored=snapshot))

@@ -27,11 +27,9 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPAT_MODES",
     "CachedConfig",
-    "KeyLogRouter",
     "cached_s2n_config",
     "engine_config",
     "s2n_config",
-    "s2n_config_key",
 ]
 
 COMPAT_MODES = {"s2n": Compat.s2n(), "rfc": Compat.rfc()}
@@ -70,7 +68,7 @@ def _engine_config(setup: Setup) -> EngineConfig:
 # ---- s2n ----
 
 
-class KeyLogRouter:
+class _KeyLogRouter:
     """A cached s2n config logs to whichever connection of it is current (``sink``)."""
 
     def __init__(self) -> None:
@@ -86,19 +84,18 @@ class CachedConfig:
     """An s2n config and the key-log router its connections share."""
 
     config: Config
-    router: KeyLogRouter
+    router: _KeyLogRouter
 
 
-def s2n_config_key(setup: Setup) -> Setup:
-    """The setup an s2n config is cached by: s2n has one behaviour, so the engine's switches and
-    layout do not give it another config, nor does the seed."""
-    return replace(setup, compat="s2n", layout=MessageLayout(), seed=0)
+def cached_s2n_config(setup: Setup) -> CachedConfig:
+    """The s2n config of ``setup`` and its key-log router, built on first use."""
+    # s2n has one behaviour: the engine's switches and layout do not give it another config, nor does the seed.
+    return _built_s2n_config(replace(setup, compat="s2n", layout=MessageLayout(), seed=0))
 
 
 @cache
-def cached_s2n_config(setup: Setup) -> CachedConfig:
-    """The s2n config of ``setup`` (give it ``s2n_config_key(setup)``), built on first use."""
-    router = KeyLogRouter()
+def _built_s2n_config(setup: Setup) -> CachedConfig:
+    router = _KeyLogRouter()
     if setup.is_client:
         trust_pem = b"".join(trust_anchors(setup.trust, setup.cert_type)) or None
         config = Config(
@@ -120,4 +117,4 @@ def cached_s2n_config(setup: Setup) -> CachedConfig:
 
 def s2n_config(setup: Setup) -> Config:
     """The s2n config of the harness's s2n endpoints of ``setup`` (built once), e.g. for one on a socket."""
-    return cached_s2n_config(s2n_config_key(setup)).config
+    return cached_s2n_config(setup).config

@@ -21,7 +21,7 @@ from tlsdiff import fuzzing
 from tlsdiff.cross_oracle import compare_traces
 from tlsdiff.cross_pool import WorkerDeath, WorkerPool
 from tlsdiff.cross_protocol import Trace, decode_trace, encode_trace
-from tlsdiff.findings import FindingStore
+from tlsdiff.findings import Finding, FindingStore
 from tlsdiff.fuzz_scenario import Mutation, Peer, Scenario, Stage
 from tlsdiff.harness import Role, Status
 from tlsdiff.target_cross import SHARED_POLICIES, CrossBuildTarget, cross_lane
@@ -75,6 +75,15 @@ def _fake_pool(tmp_path: Path, mode: str, victim: str, timeout: float = 20.0) ->
     script = tmp_path / "fake_worker.py"
     script.write_text(_FAKE_WORKER)
     return WorkerPool(command=(sys.executable, str(script), mode, victim, str(tmp_path / "seen")), timeout=timeout)
+
+
+def _checked_with_fake(tmp_path: Path, mode: str, victim: str, timeout: float = 20.0) -> Finding | None:
+    """The x25519 scenario checked on a pool whose ``victim`` worker is the fake one in ``mode``."""
+    pool = _fake_pool(tmp_path, mode, victim, timeout)
+    try:
+        return CrossBuildTarget(pool).check(_X25519.encode())
+    finally:
+        pool.close()
 
 
 # ---- the builds agree ----
@@ -200,42 +209,26 @@ def test_traces_survive_the_pipe_encoding(target: CrossBuildTarget) -> None:
 
 
 def test_a_worker_that_crashes_on_an_input_is_a_crash_finding(tmp_path: Path) -> None:
-    pool = _fake_pool(tmp_path, "segv", "aws-lc")
-    try:
-        finding = CrossBuildTarget(pool).check(_X25519.encode())
-    finally:
-        pool.close()
+    finding = _checked_with_fake(tmp_path, "segv", "aws-lc")
     assert finding is not None
     assert finding.signature == "crash/crossbuild/server/aws-lc-worker/SIGSEGV"
     assert finding.identifier.startswith("Crash_")
 
 
 def test_a_worker_that_hangs_is_killed_and_reported(tmp_path: Path) -> None:
-    pool = _fake_pool(tmp_path, "hang", "openssl", timeout=2.0)
-    try:
-        finding = CrossBuildTarget(pool).check(_X25519.encode())
-    finally:
-        pool.close()
+    finding = _checked_with_fake(tmp_path, "hang", "openssl", timeout=2.0)
     assert finding is not None
     assert finding.signature == "crash/crossbuild/server/openssl-worker/timeout"
 
 
 def test_a_worker_that_dies_once_is_restarted_and_the_input_retried(tmp_path: Path) -> None:
-    pool = _fake_pool(tmp_path, "once", "aws-lc")
-    try:
-        assert CrossBuildTarget(pool).check(_X25519.encode()) is None
-    finally:
-        pool.close()
+    assert _checked_with_fake(tmp_path, "once", "aws-lc") is None
     assert (tmp_path / "seen").exists()  # the first worker did get the input, and died on it
 
 
 def test_a_worker_whose_pipe_broke_before_the_input_is_restarted_without_a_finding(tmp_path: Path) -> None:
     """The race a SIGKILL between inputs can lose: the worker looks alive, but its stdin is gone."""
-    pool = _fake_pool(tmp_path, "deaf", "aws-lc")
-    try:
-        assert CrossBuildTarget(pool).check(_X25519.encode()) is None
-    finally:
-        pool.close()
+    assert _checked_with_fake(tmp_path, "deaf", "aws-lc") is None
     assert (tmp_path / "seen").exists()  # the deaf worker did run first
 
 
